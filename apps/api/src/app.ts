@@ -1,0 +1,72 @@
+import sensible from '@fastify/sensible';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Db } from '@hookrelay/db';
+import type { Queues } from '@hookrelay/queue';
+import { adminAuth, tenantAuth } from './plugins/auth.ts';
+import { registerBullBoard } from './plugins/bull-board.ts';
+import { formatSchemaErrors, registerErrorHandling } from './plugins/errors.ts';
+import { registerOpenApi } from './plugins/openapi.ts';
+import { adminTenantRoutes } from './routes/admin-tenants.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { VERSION } from './version.ts';
+
+export const BODY_LIMIT = 256 * 1024;
+
+export interface AppDeps {
+  db: Db;
+  queues: Queues;
+  /** A fail-fast Redis client, used by the readiness probe. */
+  redis: Redis;
+  adminToken: string;
+  logger: Logger | false;
+}
+
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger ? (deps.logger as FastifyBaseLogger) : undefined,
+    bodyLimit: BODY_LIMIT,
+    // Bad fields are reported, never silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
+    schemaErrorFormatter: formatSchemaErrors,
+    requestIdHeader: 'x-request-id',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandling(app);
+  await app.register(sensible);
+  await registerOpenApi(app, VERSION);
+  const { db, queues } = deps;
+
+  await app.register(healthRoutes, { db, redis: deps.redis });
+
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRequest', adminAuth(deps.adminToken));
+      await admin.register(adminTenantRoutes, { db, queues });
+    },
+    { prefix: '/admin' },
+  );
+  await app.register(
+    async (board) => {
+      board.addHook('onRequest', adminAuth(deps.adminToken, { allowBasic: true }));
+      await registerBullBoard(board, queues, '/admin/queues');
+    },
+    { prefix: '/admin' },
+  );
+
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', tenantAuth(db));
+      await v1.register(subscriptionRoutes, { db, queues });
+      await v1.register(eventRoutes, { db, queues });
+      await v1.register(deliveryRoutes, { db, queues });
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

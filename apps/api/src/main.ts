@@ -1,0 +1,27 @@
+import { createLogger, loadConfigOrExit, onShutdown } from '@hookrelay/config';
+import { createDb, prepareDatabase } from '@hookrelay/db';
+import { createQueues, createRedis } from '@hookrelay/queue';
+import { buildApp } from './app.ts';
+
+const config = loadConfigOrExit();
+const logger = createLogger(config, 'api');
+await prepareDatabase(config.DATABASE_URL);
+
+const db = createDb(config.DATABASE_URL, { max: 20 });
+const redis = createRedis(config.REDIS_URL, 'producer');
+redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
+const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
+const app = await buildApp({ db, queues, redis, adminToken: config.ADMIN_TOKEN, logger });
+
+if (config.adminTokenGenerated) {
+  // Printed, not logged: it is for the person at the terminal, and logs must never hold secrets.
+  console.log(`\nADMIN_TOKEN was not set; this process uses the generated token:\n\n  ${config.ADMIN_TOKEN}\n`);
+}
+await app.listen({ port: config.PORT, host: config.HOST });
+
+onShutdown(logger, async () => {
+  await app.close();
+  await queues.close();
+  await redis.quit().catch(() => redis.disconnect());
+  await db.close();
+});

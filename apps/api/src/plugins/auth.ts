@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { safeEqual } from '@hookrelay/domain';
+import { findTenantIdByApiKey, type Db } from '@hookrelay/db';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the tenant auth hook on every /v1 route; every query is scoped by it. */
+    tenantId: string;
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const [scheme, token] = header.split(' ', 2);
+  return scheme?.toLowerCase() === 'bearer' && token ? token.trim() : undefined;
+}
+
+/** Basic auth with any user name and the admin token as password, so a browser can open Bull Board. */
+function basicPassword(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header?.toLowerCase().startsWith('basic ')) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+function unauthorized(reply: FastifyReply, message: string, challenge: string) {
+  return reply
+    .code(401)
+    .header('www-authenticate', challenge)
+    .send({ statusCode: 401, error: 'Unauthorized', message });
+}
+
+export function adminAuth(adminToken: string, { allowBasic = false } = {}) {
+  return async function checkAdmin(request: FastifyRequest, reply: FastifyReply) {
+    const token = bearer(request) ?? (allowBasic ? basicPassword(request) : undefined);
+    if (token && safeEqual(token, adminToken)) return;
+    const challenge = allowBasic ? 'Basic realm="hookrelay-admin", charset="UTF-8"' : 'Bearer realm="hookrelay-admin"';
+    return unauthorized(reply, token ? 'invalid admin token' : 'admin token required', challenge);
+  };
+}
+
+export function tenantAuth(db: Db) {
+  return async function checkTenant(request: FastifyRequest, reply: FastifyReply) {
+    const key = bearer(request);
+    if (!key) return unauthorized(reply, 'API key required: Authorization: Bearer <apiKey>', 'Bearer realm="hookrelay"');
+    const tenantId = await findTenantIdByApiKey(db, key);
+    if (!tenantId) return unauthorized(reply, 'API key is unknown or revoked', 'Bearer realm="hookrelay"');
+    request.tenantId = tenantId;
+  };
+}

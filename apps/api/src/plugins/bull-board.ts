@@ -1,0 +1,25 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Queues } from '@hookrelay/queue';
+
+/**
+ * Bull Board for operators, inside the admin scope (the caller adds the auth hook). Nested under
+ * a prefix, the board must be told its full public path or its assets 404.
+ */
+export async function registerBullBoard(admin: FastifyInstance, queues: Queues, publicPath: string): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  createBullBoard({
+    queues: [
+      new BullMQAdapter(queues.deliveries, { description: 'Deliveries waiting, in flight and waiting to retry' }),
+      new BullMQAdapter(queues.deadLetters, {
+        description: 'Deliveries that gave up; the failure reason says why. Retry replays the delivery.',
+      }),
+    ],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Hookrelay queues' } },
+  });
+  serverAdapter.setBasePath(publicPath);
+  await admin.register(serverAdapter.registerPlugin(), { prefix: '/queues' });
+}

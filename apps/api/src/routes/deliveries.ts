@@ -1,0 +1,80 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { getDelivery, isUuid, listDeliveries, startNewRound } from '@hookrelay/db';
+import { enqueueDeliveries } from '@hookrelay/queue';
+import { HttpError, notFound } from '../plugins/errors.ts';
+import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
+import { DeliveryResponse, DeliveryStatus, DeliveryWithAttempts } from '../schemas/deliveries.ts';
+import type { RouteDeps } from './deps.ts';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const Uuid = Type.String({ format: 'uuid' });
+
+function presentDelivery<T extends { nextAttemptAt: Date | null; createdAt: Date; updatedAt: Date }>(d: T) {
+  return { ...d, nextAttemptAt: iso(d.nextAttemptAt), createdAt: d.createdAt.toISOString(), updatedAt: d.updatedAt.toISOString() };
+}
+
+export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+  app.get(
+    '/deliveries',
+    {
+      schema: {
+        tags: ['deliveries'],
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            status: Type.Optional(DeliveryStatus),
+            subscriptionId: Type.Optional(Uuid),
+            eventId: Type.Optional(Uuid),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Page(DeliveryResponse), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { limit = 50, ...filter } = request.query;
+      const page = await listDeliveries(db, request.tenantId, { limit, ...filter });
+      return { data: page.data.map(presentDelivery), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/deliveries/:id',
+    { schema: { tags: ['deliveries'], params: IdParams, response: { 200: DeliveryWithAttempts, ...errorResponses } } },
+    async (request) => {
+      const delivery = isUuid(request.params.id) ? await getDelivery(db, request.tenantId, request.params.id) : undefined;
+      if (!delivery) throw notFound('delivery');
+      return {
+        ...presentDelivery(delivery),
+        attempts: delivery.attempts.map((a) => ({ ...a, startedAt: a.startedAt.toISOString() })),
+      };
+    },
+  );
+
+  app.post(
+    '/deliveries/:id/retry',
+    {
+      schema: {
+        tags: ['deliveries'],
+        description: 'Queues a finished (dead or succeeded) delivery for a fresh round of attempts.',
+        params: IdParams,
+        response: { 202: Type.Object({ id: Type.String(), status: Type.Literal('pending') }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      if (!isUuid(id)) throw notFound('delivery');
+      const result = await startNewRound(db, request.tenantId, id);
+      if (result.outcome === 'not_found') throw notFound('delivery');
+      if (result.outcome === 'pending') throw new HttpError(409, 'delivery is still pending: it already has attempts scheduled');
+      try {
+        await queues.deadLetters.remove(id);
+        await enqueueDeliveries(queues.deliveries, [result.delivery]);
+      } catch (err) {
+        request.log.warn({ err, deliveryId: id }, 'enqueue failed; the reconciler will pick the delivery up');
+      }
+      return reply.code(202).send({ id, status: 'pending' as const });
+    },
+  );
+};

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { EVENT_TYPE_PATTERN_SOURCE } from '@hookrelay/domain';
+import { getEvent, isUuid, listEvents, publishEvent } from '@hookrelay/db';
+import { enqueueDeliveries } from '@hookrelay/queue';
+import { HttpError, notFound } from '../plugins/errors.ts';
+import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
+import {
+  EventResponse,
+  EventWithDeliveries,
+  PublishEventBody,
+  PublishEventHeaders,
+  PublishEventResponse,
+} from '../schemas/events.ts';
+import type { RouteDeps } from './deps.ts';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+  app.post(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        body: PublishEventBody,
+        headers: PublishEventHeaders,
+        response: { 202: PublishEventResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { type, data, idempotencyKey: bodyKey } = request.body;
+      const headerKey = request.headers['idempotency-key'];
+      if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
+        throw new HttpError(400, 'body/idempotencyKey and the Idempotency-Key header differ');
+      }
+      const result = await publishEvent(db, request.tenantId, { type, data, idempotencyKey: bodyKey ?? headerKey });
+      // Committed: from here on the delivery is owed. If Redis cannot take the jobs now, the
+      // reconciler enqueues them from Postgres, so the answer is still 202.
+      try {
+        await enqueueDeliveries(queues.deliveries, result.deliveries);
+      } catch (err) {
+        request.log.warn({ err, eventId: result.event.id }, 'enqueue failed; the reconciler will pick the deliveries up');
+      }
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(202).send({
+        id: result.event.id,
+        type: result.event.type,
+        timestamp: result.event.timestamp.toISOString(),
+        deliveries: result.event.deliveryCount,
+      });
+    },
+  );
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        querystring: Type.Object(
+          { ...PageQuery, type: Type.Optional(Type.String({ pattern: EVENT_TYPE_PATTERN_SOURCE })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Page(EventResponse), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { limit = 50, cursor, type } = request.query;
+      const page = await listEvents(db, request.tenantId, { limit, cursor, type });
+      return {
+        data: page.data.map((e) => ({ ...e, timestamp: e.timestamp.toISOString() })),
+        nextCursor: page.nextCursor,
+      };
+    },
+  );
+
+  app.get(
+    '/events/:id',
+    { schema: { tags: ['events'], params: IdParams, response: { 200: EventWithDeliveries, ...errorResponses } } },
+    async (request) => {
+      const event = isUuid(request.params.id) ? await getEvent(db, request.tenantId, request.params.id) : undefined;
+      if (!event) throw notFound('event');
+      return {
+        ...event,
+        timestamp: event.timestamp.toISOString(),
+        deliveries: event.deliveries.map((d) => ({ ...d, nextAttemptAt: iso(d.nextAttemptAt) })),
+      };
+    },
+  );
+};

@@ -1,0 +1,149 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import {
+  customHeadersProblem,
+  endpointUrlProblem,
+  generateSecret,
+  normalizeEventFilters,
+  retryPolicyProblem,
+  secretProblem,
+  type RetryPolicy,
+} from '@hookrelay/domain';
+import {
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  isUuid,
+  listSubscriptions,
+  updateSubscription,
+  type Subscription,
+  type SubscriptionInput,
+} from '@hookrelay/db';
+import { badField, notFound } from '../plugins/errors.ts';
+import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
+import { CreateSubscriptionBody, SubscriptionResponse, UpdateSubscriptionBody } from '../schemas/subscriptions.ts';
+import type { RouteDeps } from './deps.ts';
+
+type Fields = Partial<Omit<SubscriptionInput, 'retryPolicy'>> & { retryPolicy?: RetryPolicy | null };
+
+/** Checks the meaning of fields the schema has already shaped; throws a 400 naming the field. */
+function checkFields(body: Fields): void {
+  if (body.url !== undefined) {
+    const problem = endpointUrlProblem(body.url);
+    if (problem) throw badField('body/url', problem);
+  }
+  if (body.secret !== undefined) {
+    const problem = secretProblem(body.secret);
+    if (problem) throw badField('body/secret', problem);
+  }
+  if (body.headers !== undefined) {
+    const problem = customHeadersProblem(body.headers);
+    if (problem) throw badField('body/headers', problem);
+  }
+  if (body.retryPolicy) {
+    const problem = retryPolicyProblem(body.retryPolicy);
+    if (problem) throw badField('body/retryPolicy', problem);
+  }
+  if (body.metadata !== undefined && JSON.stringify(body.metadata).length > 8192) {
+    throw badField('body/metadata', 'must serialise to at most 8 KiB');
+  }
+}
+
+export function toSubscriptionResponse(s: Subscription, { withSecret }: { withSecret: boolean }) {
+  return {
+    id: s.id,
+    url: s.url,
+    eventTypes: s.eventTypes,
+    description: s.description,
+    ...(withSecret ? { secret: s.secret } : {}),
+    headers: s.headers,
+    retryPolicy: s.retryPolicy ?? null,
+    enabled: s.enabled,
+    metadata: s.metadata,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+  const load = async (tenantId: string, id: string) => {
+    const sub = isUuid(id) ? await getSubscription(db, tenantId, id) : undefined;
+    if (!sub) throw notFound('subscription');
+    return sub;
+  };
+
+  app.post(
+    '/subscriptions',
+    { schema: { tags: ['subscriptions'], body: CreateSubscriptionBody, response: { 201: SubscriptionResponse, ...errorResponses } } },
+    async (request, reply) => {
+      const body = request.body;
+      checkFields(body);
+      const sub = await createSubscription(db, request.tenantId, {
+        url: body.url,
+        eventTypes: normalizeEventFilters(body.eventTypes),
+        description: body.description ?? null,
+        secret: body.secret ?? generateSecret(),
+        headers: body.headers ?? {},
+        retryPolicy: body.retryPolicy ?? null,
+        enabled: body.enabled ?? true,
+        metadata: body.metadata ?? {},
+      });
+      return reply.code(201).send(toSubscriptionResponse(sub, { withSecret: true }));
+    },
+  );
+
+  app.get(
+    '/subscriptions',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(SubscriptionResponse), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const page = await listSubscriptions(db, request.tenantId, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
+      return { data: page.data.map((s) => toSubscriptionResponse(s, { withSecret: false })), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/subscriptions/:id',
+    { schema: { tags: ['subscriptions'], params: IdParams, response: { 200: SubscriptionResponse, ...errorResponses } } },
+    async (request) => toSubscriptionResponse(await load(request.tenantId, request.params.id), { withSecret: true }),
+  );
+
+  app.patch(
+    '/subscriptions/:id',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        params: IdParams,
+        body: UpdateSubscriptionBody,
+        response: { 200: SubscriptionResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      await load(request.tenantId, request.params.id);
+      const body = request.body;
+      checkFields(body);
+      const { eventTypes, ...rest } = body;
+      const updated = await updateSubscription(db, request.tenantId, request.params.id, {
+        ...rest,
+        ...(eventTypes !== undefined ? { eventTypes: normalizeEventFilters(eventTypes) } : {}),
+      });
+      if (!updated) throw notFound('subscription');
+      return toSubscriptionResponse(updated, { withSecret: true });
+    },
+  );
+
+  app.delete(
+    '/subscriptions/:id',
+    { schema: { tags: ['subscriptions'], params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
+    async (request, reply) => {
+      const ok = isUuid(request.params.id) && (await deleteSubscription(db, request.tenantId, request.params.id));
+      if (!ok) throw notFound('subscription');
+      return reply.code(204).send(null);
+    },
+  );
+};

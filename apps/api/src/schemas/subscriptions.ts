@@ -1,0 +1,73 @@
+import { Type } from 'typebox';
+import { EVENT_FILTER_PATTERN_SOURCE, RETRY_LIMITS } from '@hookrelay/domain';
+import { DateTime, Nullable } from './common.ts';
+
+const Delay = Type.Integer({ minimum: 0, maximum: RETRY_LIMITS.maxDelayMs });
+
+export const RetryPolicy = Type.Union(
+  [
+    Type.Object(
+      { schedule: Type.Array(Delay, { maxItems: RETRY_LIMITS.maxAttempts - 1, description: 'Delays in ms before each retry' }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        maxAttempts: Type.Integer({ minimum: 1, maximum: RETRY_LIMITS.maxAttempts }),
+        backoff: Type.Object(
+          { type: Type.Literal('exponential'), baseMs: Delay, maxMs: Delay },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'Explicit schedule, or exponential backoff with full jitter. Omit for the default schedule.' },
+);
+
+const EventTypes = Type.Array(Type.String({ pattern: EVENT_FILTER_PATTERN_SOURCE }), {
+  maxItems: 100,
+  description: 'Exact event types, `prefix.*` wildcards, or `*`. Omit for all events.',
+});
+const Headers = Type.Record(Type.String(), Type.String(), { description: 'Extra headers sent with every delivery' });
+const Metadata = Type.Record(Type.String(), Type.Unknown());
+
+const fields = {
+  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  eventTypes: EventTypes,
+  description: Type.String({ maxLength: 1024 }),
+  secret: Type.String({ maxLength: 200, description: '`whsec_` + base64 of 24–64 bytes; generated when omitted' }),
+  headers: Headers,
+  retryPolicy: Nullable(RetryPolicy),
+  enabled: Type.Boolean(),
+  metadata: Metadata,
+};
+
+export const CreateSubscriptionBody = Type.Object(
+  {
+    url: fields.url,
+    eventTypes: Type.Optional(fields.eventTypes),
+    description: Type.Optional(fields.description),
+    secret: Type.Optional(fields.secret),
+    headers: Type.Optional(fields.headers),
+    retryPolicy: Type.Optional(fields.retryPolicy),
+    enabled: Type.Optional(fields.enabled),
+    metadata: Type.Optional(fields.metadata),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSubscriptionBody = Type.Partial(CreateSubscriptionBody, { additionalProperties: false, minProperties: 1 });
+
+export const SubscriptionResponse = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  eventTypes: Type.Array(Type.String()),
+  description: Nullable(Type.String()),
+  secret: Type.Optional(Type.String()),
+  headers: Headers,
+  retryPolicy: Nullable(RetryPolicy),
+  enabled: Type.Boolean(),
+  metadata: Metadata,
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});

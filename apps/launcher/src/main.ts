@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createLogger, loadConfigOrExit } from '@hookrelay/config';
+import { prepareDatabase } from '@hookrelay/db';
+
+/**
+ * `pnpm start`: creates the database if needed, applies migrations, then runs the API and one
+ * worker as separate processes (as they run in production) and stops both on SIGINT/SIGTERM.
+ */
+const config = loadConfigOrExit();
+const logger = createLogger(config, 'launcher');
+await prepareDatabase(config.DATABASE_URL);
+logger.info('database ready');
+
+const tsx = import.meta.resolve('tsx');
+const entry = (app: string) => fileURLToPath(new URL(`../../../${app}/src/main.ts`, import.meta.url));
+// The generated admin token is made once here so the API and the banner agree.
+const env = { ...process.env, ADMIN_TOKEN: config.ADMIN_TOKEN };
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function run(name: string, app: string) {
+  const child = spawn(process.execPath, ['--import', tsx, entry(app)], { env, stdio: 'inherit' });
+  children.set(name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      logger.error({ process: name, code, signal }, 'process exited unexpectedly; stopping the rest');
+      stop('SIGTERM', 1);
+    } else if (children.size === 0) {
+      process.exit(process.exitCode ?? 0);
+    }
+  });
+}
+
+function stop(signal: NodeJS.Signals, exitCode = 0) {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = exitCode;
+  for (const child of children.values()) child.kill(signal);
+  if (children.size === 0) process.exit(exitCode);
+}
+
+if (config.adminTokenGenerated) {
+  console.log(`\nADMIN_TOKEN was not set; this run uses the generated token:\n\n  ${config.ADMIN_TOKEN}\n`);
+}
+run('api', 'apps/api');
+run('worker', 'apps/worker');
+// Children get the signal from the terminal too; forwarding covers `kill <pid>` of the launcher.
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,0 +1,86 @@
+import { Agent, request, errors } from 'undici';
+import { assertPublicLiteral, safeLookup } from './safe-lookup.ts';
+
+/** How much of a receiver's answer is kept on the attempt record. */
+export const RESPONSE_BODY_LIMIT = 4096;
+
+export interface WebhookRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookResponse {
+  statusCode: number | null;
+  responseBody: string | null;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface WebhookSender {
+  send(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookResponse>;
+  close(): Promise<void>;
+}
+
+export interface SenderOptions {
+  timeoutMs: number;
+  allowPrivateNetworks: boolean;
+}
+
+export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderOptions): WebhookSender {
+  const agent = new Agent({
+    connect: allowPrivateNetworks ? { timeout: timeoutMs } : { timeout: timeoutMs, lookup: safeLookup },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 4_000,
+    connections: 64,
+  });
+
+  async function send(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookResponse> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      if (!allowPrivateNetworks) assertPublicLiteral(new URL(req.url).hostname);
+      const res = await request(req.url, {
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        dispatcher: agent,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const responseBody = await readCapped(res.body);
+      return { statusCode: res.statusCode, responseBody, error: null, durationMs: elapsed() };
+    } catch (err) {
+      if (signal?.aborted) throw err; // cancelled by us (shutdown): not an attempt result
+      return { statusCode: null, responseBody: null, error: describe(err, timeout.aborted, timeoutMs), durationMs: elapsed() };
+    }
+  }
+
+  return { send, close: () => agent.close() };
+}
+
+/** Reads at most RESPONSE_BODY_LIMIT bytes, then drops the connection rather than draining a huge body. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= RESPONSE_BODY_LIMIT) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8');
+}
+
+function describe(err: unknown, timedOut: boolean, timeoutMs: number): string {
+  if (timedOut || err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const root = e.cause ?? e;
+  const code = root.code ? `${root.code}: ` : '';
+  return `${code}${root.message}`.slice(0, 1000);
+}

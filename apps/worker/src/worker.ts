@@ -1,0 +1,110 @@
+import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '@hookrelay/config';
+import { createDb, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
+import { createQueues, createRedis, queuePrefix, DEAD_LETTER_QUEUE, DELIVERY_QUEUE } from '@hookrelay/queue';
+import { createDeliveryProcessor, policyBackoff } from './delivery-processor.ts';
+import { createDeadLetterProcessor } from './dead-letter-processor.ts';
+import { GroupCommit } from './group-commit.ts';
+import { createWebhookSender } from './http/send-webhook.ts';
+import { createLoaders } from './loaders.ts';
+import { startReconciler } from './reconciler.ts';
+import { USER_AGENT } from './user-agent.ts';
+
+export type WorkerConfig = Pick<
+  Config,
+  | 'DATABASE_URL'
+  | 'REDIS_URL'
+  | 'HOOKRELAY_REDIS_PREFIX'
+  | 'HOOKRELAY_ALLOW_PRIVATE_NETWORKS'
+  | 'HOOKRELAY_WORKER_CONCURRENCY'
+  | 'HOOKRELAY_DELIVERY_TIMEOUT_MS'
+  | 'HOOKRELAY_JOB_LOCK_MS'
+  | 'HOOKRELAY_STALLED_INTERVAL_MS'
+  | 'HOOKRELAY_RECONCILE_INTERVAL_MS'
+  | 'HOOKRELAY_RECONCILE_GRACE_MS'
+  | 'HOOKRELAY_SHUTDOWN_TIMEOUT_MS'
+>;
+
+export interface WorkerHandle {
+  /** Stops taking jobs, lets in-flight deliveries finish (or returns them to the queue), flushes writes. */
+  close(): Promise<void>;
+}
+
+export async function startWorker(config: WorkerConfig, logger: Logger): Promise<WorkerHandle> {
+  const db = createDb(config.DATABASE_URL, { max: 10 });
+  const redis = createRedis(config.REDIS_URL, 'worker');
+  const prefix = queuePrefix(config.HOOKRELAY_REDIS_PREFIX);
+  const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
+  const sender = createWebhookSender({
+    timeoutMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS,
+    allowPrivateNetworks: config.HOOKRELAY_ALLOW_PRIVATE_NETWORKS,
+  });
+  const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch));
+  const loaders = createLoaders(db);
+
+  const processor = createDeliveryProcessor({
+    ...loaders,
+    sender,
+    record: (r) => recorder.add(r),
+    deadLetter: async (data) => {
+      await queues.deadLetters.add('dead', data, { jobId: data.deliveryId, removeOnComplete: true, removeOnFail: false });
+    },
+    userAgent: USER_AGENT,
+    logger,
+  });
+
+  const deliveryWorker = new Worker(DELIVERY_QUEUE, processor, {
+    connection: redis,
+    prefix,
+    concurrency: config.HOOKRELAY_WORKER_CONCURRENCY,
+    // The lock outlasts the HTTP timeout with margin, so a slow receiver never looks stalled.
+    lockDuration: config.HOOKRELAY_JOB_LOCK_MS,
+    stalledInterval: config.HOOKRELAY_STALLED_INTERVAL_MS,
+    // A job whose worker died mid-delivery is retried rather than failed; Postgres keeps the count.
+    maxStalledCount: 10,
+    settings: { backoffStrategy: policyBackoff },
+  });
+  const deadLetterWorker = new Worker(DEAD_LETTER_QUEUE, createDeadLetterProcessor(db, queues.deliveries, logger), {
+    connection: redis,
+    prefix,
+    concurrency: 5,
+  });
+  for (const w of [deliveryWorker, deadLetterWorker]) {
+    w.on('error', (err) => logger.error({ err }, 'worker error'));
+  }
+
+  const reconciler = startReconciler({
+    db,
+    redis,
+    queue: queues.deliveries,
+    prefix: config.HOOKRELAY_REDIS_PREFIX,
+    intervalMs: config.HOOKRELAY_RECONCILE_INTERVAL_MS,
+    graceMs: config.HOOKRELAY_RECONCILE_GRACE_MS,
+    logger,
+  });
+  logger.info({ concurrency: config.HOOKRELAY_WORKER_CONCURRENCY }, 'worker started');
+
+  return {
+    async close() {
+      await reconciler.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = deliveryWorker.close().then(() => true);
+      const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.HOOKRELAY_SHUTDOWN_TIMEOUT_MS)));
+      if (!(await Promise.race([drained, timedOut]))) {
+        // Abort in-flight HTTP calls; the processor returns those jobs to the queue unspent.
+        logger.warn('shutdown timeout reached; returning in-flight deliveries to the queue');
+        deliveryWorker.cancelAllJobs('shutdown');
+        await drained;
+      }
+      clearTimeout(timer);
+      await deadLetterWorker.close();
+      await recorder.flushed();
+      await queues.close();
+      await sender.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+      logger.info('worker stopped');
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import type { Db } from './client.ts';
+import type { DeliveryRef } from './events-repository.ts';
+import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
+import { attempts, deliveries } from './schema.ts';
+
+export type DeliveryStatus = (typeof deliveries.$inferSelect)['status'];
+
+const deliveryColumns = {
+  id: deliveries.id,
+  eventId: deliveries.eventId,
+  subscriptionId: deliveries.subscriptionId,
+  status: deliveries.status,
+  attemptCount: deliveries.attemptCount,
+  nextAttemptAt: deliveries.nextAttemptAt,
+  lastStatusCode: deliveries.lastStatusCode,
+  lastError: deliveries.lastError,
+  createdAt: deliveries.createdAt,
+  updatedAt: deliveries.updatedAt,
+};
+
+export interface DeliveryFilter extends PageRequest {
+  status?: DeliveryStatus | undefined;
+  subscriptionId?: string | undefined;
+  eventId?: string | undefined;
+}
+
+export async function listDeliveries(db: Db, tenantId: string, filter: DeliveryFilter) {
+  const after = decodeCursor(filter.cursor);
+  const rows = await db.orm
+    .select(deliveryColumns)
+    .from(deliveries)
+    .where(
+      and(
+        eq(deliveries.tenantId, tenantId),
+        filter.status ? eq(deliveries.status, filter.status) : undefined,
+        filter.subscriptionId ? eq(deliveries.subscriptionId, filter.subscriptionId) : undefined,
+        filter.eventId ? eq(deliveries.eventId, filter.eventId) : undefined,
+        after ? lt(deliveries.id, after) : undefined,
+      ),
+    )
+    .orderBy(desc(deliveries.id))
+    .limit(filter.limit + 1);
+  return toPage(rows, filter.limit);
+}
+
+export async function getDelivery(db: Db, tenantId: string, id: string) {
+  const [delivery] = await db.orm
+    .select(deliveryColumns)
+    .from(deliveries)
+    .where(and(eq(deliveries.tenantId, tenantId), eq(deliveries.id, id)));
+  if (!delivery) return undefined;
+  const history = await db.orm
+    .select({
+      attempt: attempts.attempt,
+      startedAt: attempts.startedAt,
+      durationMs: attempts.durationMs,
+      statusCode: attempts.statusCode,
+      responseBody: attempts.responseBody,
+      error: attempts.error,
+    })
+    .from(attempts)
+    .where(and(eq(attempts.tenantId, tenantId), eq(attempts.deliveryId, id)))
+    .orderBy(asc(attempts.attempt), asc(attempts.id));
+  return { ...delivery, attempts: history };
+}
+
+export type NewRoundResult =
+  | { outcome: 'started'; delivery: DeliveryRef }
+  | { outcome: 'not_found' }
+  | { outcome: 'pending' };
+
+/**
+ * Puts a finished (succeeded or dead) delivery back to pending for a fresh round of attempts.
+ * A pending delivery is left alone: it already has a round in progress.
+ */
+export async function startNewRound(db: Db, tenantId: string, id: string): Promise<NewRoundResult> {
+  const [row] = await db.orm
+    .update(deliveries)
+    .set({ status: 'pending', roundStart: sql`${deliveries.attemptCount}`, nextAttemptAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(deliveries.tenantId, tenantId), eq(deliveries.id, id), sql`${deliveries.status} <> 'pending'`))
+    .returning(refColumns);
+  if (row) return { outcome: 'started', delivery: row };
+  const [exists] = await db.orm
+    .select({ id: deliveries.id })
+    .from(deliveries)
+    .where(and(eq(deliveries.tenantId, tenantId), eq(deliveries.id, id)));
+  return exists ? { outcome: 'pending' } : { outcome: 'not_found' };
+}
+
+const refColumns = {
+  id: deliveries.id,
+  tenantId: deliveries.tenantId,
+  eventId: deliveries.eventId,
+  subscriptionId: deliveries.subscriptionId,
+  attemptCount: deliveries.attemptCount,
+  roundStart: deliveries.roundStart,
+};
+
+/**
+ * Pending deliveries that were due more than `graceMs` ago. Their job may have been lost (the API
+ * died between commit and enqueue, or Redis lost data); re-enqueueing them by delivery id is
+ * harmless when the job still exists, because the queue ignores a duplicate job id.
+ */
+export async function findOverdueDeliveries(db: Db, graceMs: number, limit: number): Promise<DeliveryRef[]> {
+  return db.orm
+    .select(refColumns)
+    .from(deliveries)
+    .where(
+      and(
+        eq(deliveries.status, 'pending'),
+        lt(deliveries.nextAttemptAt, sql`now() - make_interval(secs => ${graceMs / 1000})`),
+      ),
+    )
+    .orderBy(asc(deliveries.nextAttemptAt))
+    .limit(limit);
+}

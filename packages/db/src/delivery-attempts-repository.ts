@@ -1,0 +1,109 @@
+import type { RetryPolicy } from '@hookrelay/domain';
+import type { Db } from './client.ts';
+
+/** An event as the worker sends it: `data` stays the exact JSON text that was published. */
+export interface EventForDelivery {
+  id: string;
+  tenantId: string;
+  type: string;
+  timestamp: Date;
+  dataJson: string;
+}
+
+export interface SubscriptionForDelivery {
+  id: string;
+  tenantId: string;
+  url: string;
+  secret: string;
+  headers: Record<string, string>;
+  retryPolicy: RetryPolicy | null;
+  enabled: boolean;
+  deleted: boolean;
+}
+
+export async function loadEventsForDelivery(db: Db, ids: readonly string[]): Promise<EventForDelivery[]> {
+  // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
+  const rows = await db.sql<(Omit<EventForDelivery, 'timestamp'> & { epochMs: number })[]>`
+    select id, tenant_id as "tenantId", type, (extract(epoch from created_at) * 1000)::float8 as "epochMs",
+           data::text as "dataJson"
+    from events where id = any(${ids as string[]}::uuid[])`;
+  return rows.map(({ epochMs, ...row }) => ({ ...row, timestamp: new Date(Math.round(epochMs)) }));
+}
+
+export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
+  return db.sql<SubscriptionForDelivery[]>`
+    select id, tenant_id as "tenantId", url, secret, headers, retry_policy as "retryPolicy", enabled,
+           deleted_at is not null as deleted
+    from subscriptions where id = any(${ids as string[]}::uuid[])`;
+}
+
+/** One finished attempt and the delivery state it leads to. */
+export interface AttemptResult {
+  deliveryId: string;
+  tenantId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  responseBody: string | null;
+  error: string | null;
+  /** Outcome for the delivery: still pending (retry at nextAttemptAt), succeeded, or dead. */
+  status: 'pending' | 'succeeded' | 'dead';
+  nextAttemptAt: Date | null;
+  /** Set when the delivery ends without an HTTP attempt (subscription deleted, say). */
+  skipAttemptRow?: boolean;
+}
+
+/**
+ * Writes many attempt results in one transaction of two statements, whatever the batch size:
+ * the worker's group commit calls this with everything that finished since the last flush.
+ */
+export async function recordAttemptResults(db: Db, results: readonly AttemptResult[]): Promise<void> {
+  if (results.length === 0) return;
+  const rows = results.filter((r) => !r.skipAttemptRow);
+  const updates = JSON.stringify(
+    results.map((r) => ({
+      id: r.deliveryId,
+      status: r.status,
+      attempt: r.skipAttemptRow ? null : r.attempt,
+      next_attempt_at: r.nextAttemptAt?.toISOString() ?? null,
+      status_code: r.statusCode,
+      error: r.error,
+    })),
+  );
+  await db.sql.begin(async (tx) => {
+    if (rows.length > 0) {
+      const inserts = JSON.stringify(
+        rows.map((r) => ({
+          tenant_id: r.tenantId,
+          delivery_id: r.deliveryId,
+          attempt: r.attempt,
+          started_at: r.startedAt.toISOString(),
+          duration_ms: r.durationMs,
+          status_code: r.statusCode,
+          response_body: r.responseBody,
+          error: r.error,
+        })),
+      );
+      await tx`
+        insert into attempts (tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error)
+        select tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error
+        from json_to_recordset(${inserts}::json) as r(
+          tenant_id uuid, delivery_id uuid, attempt int, started_at timestamptz, duration_ms int,
+          status_code int, response_body text, error text)`;
+    }
+    // A duplicate run of an already-finished delivery (at-least-once) must not drag it back to
+    // pending, so only a success may overwrite a finished row.
+    await tx`
+      update deliveries d set
+        status = u.status::delivery_status,
+        attempt_count = greatest(d.attempt_count, coalesce(u.attempt, d.attempt_count)),
+        next_attempt_at = u.next_attempt_at,
+        last_status_code = case when u.attempt is null then d.last_status_code else u.status_code end,
+        last_error = u.error,
+        updated_at = now()
+      from json_to_recordset(${updates}::json) as u(
+        id uuid, status text, attempt int, next_attempt_at timestamptz, status_code int, error text)
+      where d.id = u.id and (d.status = 'pending' or u.status = 'succeeded')`;
+  });
+}

@@ -1,0 +1,10 @@
+export * from './client.ts';
+export * from './migrate.ts';
+export * from './ids.ts';
+export * from './pagination.ts';
+export * as schema from './schema.ts';
+export * from './tenants-repository.ts';
+export * from './subscriptions-repository.ts';
+export * from './events-repository.ts';
+export * from './deliveries-repository.ts';
+export * from './delivery-attempts-repository.ts';
