@@ -9,8 +9,9 @@ await prepareDatabase(config.DATABASE_URL);
 
 const db = createDb(config.DATABASE_URL, { max: 20 });
 const redis = createRedis(config.REDIS_URL, 'producer');
-redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
-const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
+const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
+redis.on('error', redisProblem);
+const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX, redisProblem);
 const app = await buildApp({ db, queues, redis, adminToken: config.ADMIN_TOKEN, logger });
 
 if (config.adminTokenGenerated) {

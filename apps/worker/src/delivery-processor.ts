@@ -113,7 +113,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     opts: { skipAttemptRow?: boolean; attemptRow?: Omit<AttemptResult, 'status' | 'nextAttemptAt'> },
   ): Promise<void> {
     const row: AttemptResult = opts.attemptRow
-      ? { ...opts.attemptRow, status: 'dead', nextAttemptAt: null }
+      ? { ...opts.attemptRow, status: 'dead', nextAttemptAt: null, deliveryError: reason }
       : {
           deliveryId: data.deliveryId,
           tenantId: data.tenantId,

@@ -35,7 +35,9 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const db = createDb(config.DATABASE_URL, { max: 10 });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.HOOKRELAY_REDIS_PREFIX);
-  const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
+  const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
+  redis.on('error', redisProblem);
+  const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX, redisProblem);
   const sender = createWebhookSender({
     timeoutMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS,
     allowPrivateNetworks: config.HOOKRELAY_ALLOW_PRIVATE_NETWORKS,

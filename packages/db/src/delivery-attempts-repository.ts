@@ -50,6 +50,8 @@ export interface AttemptResult {
   /** Outcome for the delivery: still pending (retry at nextAttemptAt), succeeded, or dead. */
   status: 'pending' | 'succeeded' | 'dead';
   nextAttemptAt: Date | null;
+  /** What the delivery row shows as its last error, when it differs from the attempt's (why it died). */
+  deliveryError?: string | null;
   /** Set when the delivery ends without an HTTP attempt (subscription deleted, say). */
   skipAttemptRow?: boolean;
 }
@@ -68,7 +70,7 @@ export async function recordAttemptResults(db: Db, results: readonly AttemptResu
       attempt: r.skipAttemptRow ? null : r.attempt,
       next_attempt_at: r.nextAttemptAt?.toISOString() ?? null,
       status_code: r.statusCode,
-      error: r.error,
+      error: r.deliveryError ?? r.error,
     })),
   );
   await db.sql.begin(async (tx) => {

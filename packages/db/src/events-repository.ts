@@ -74,7 +74,8 @@ export async function publishEvent(db: Db, tenantId: string, input: PublishInput
       id,
       tenantId,
       type: input.type,
-      data: input.data,
+      // A JSON null is a payload like any other; passed as is it would become SQL NULL.
+      data: input.data === null ? sql`'null'::json` : input.data,
       idempotencyKey: input.idempotencyKey ?? null,
       deliveryCount: targets.length,
       createdAt: timestamp,

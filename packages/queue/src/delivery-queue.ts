@@ -73,25 +73,57 @@ export function deliveryJobOptions(deliveryId: string): JobsOptions {
 export interface Queues {
   deliveries: Queue<DeliveryJobData>;
   deadLetters: Queue<DeadLetterJobData>;
+  /** False while the Redis connection is down: callers that must not wait can skip enqueueing. */
+  connected(): boolean;
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefixName: string): Queues {
+export function createQueues(
+  connection: Redis,
+  prefixName: string,
+  onError: (err: Error) => void = () => {},
+): Queues {
   const prefix = queuePrefix(prefixName);
   const deliveries = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection, prefix });
   const deadLetters = new Queue<DeadLetterJobData>(DEAD_LETTER_QUEUE, { connection, prefix });
+  // Connection errors surface here too; the owner logs them (an unhandled 'error' would crash).
+  deliveries.on('error', onError);
+  deadLetters.on('error', onError);
   return {
     deliveries,
     deadLetters,
+    connected: () => connection.status === 'ready',
     async close() {
       await Promise.all([deliveries.close(), deadLetters.close()]);
     },
   };
 }
 
-export async function enqueueDeliveries(queue: Queue<DeliveryJobData>, refs: readonly DeliveryRefLike[]): Promise<void> {
+/**
+ * Adds one job per delivery. With `timeoutMs`, gives up waiting after that long (BullMQ would
+ * otherwise wait for Redis to come back); jobs that land later are harmless, being keyed by id.
+ */
+export async function enqueueDeliveries(
+  queue: Queue<DeliveryJobData>,
+  refs: readonly DeliveryRefLike[],
+  { timeoutMs }: { timeoutMs?: number } = {},
+): Promise<void> {
   if (refs.length === 0) return;
-  await queue.addBulk(
+  const adding = queue.addBulk(
     refs.map((ref) => ({ name: 'deliver', data: toDeliveryJob(ref), opts: deliveryJobOptions(ref.id) })),
   );
+  if (timeoutMs === undefined) {
+    await adding;
+    return;
+  }
+  adding.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not accept the jobs within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([adding, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -5,7 +5,7 @@ import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import { DeliveryResponse, DeliveryStatus, DeliveryWithAttempts } from '../schemas/deliveries.ts';
-import type { RouteDeps } from './deps.ts';
+import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const Uuid = Type.String({ format: 'uuid' });
@@ -69,8 +69,9 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       if (result.outcome === 'not_found') throw notFound('delivery');
       if (result.outcome === 'pending') throw new HttpError(409, 'delivery is still pending: it already has attempts scheduled');
       try {
+        if (!queues.connected()) throw new Error('Redis is not connected');
         await queues.deadLetters.remove(id);
-        await enqueueDeliveries(queues.deliveries, [result.delivery]);
+        await enqueueDeliveries(queues.deliveries, [result.delivery], { timeoutMs: ENQUEUE_TIMEOUT_MS });
       } catch (err) {
         request.log.warn({ err, deliveryId: id }, 'enqueue failed; the reconciler will pick the delivery up');
       }

@@ -5,3 +5,6 @@ export interface RouteDeps {
   db: Db;
   queues: Queues;
 }
+
+/** How long a request waits for Redis before leaving the enqueue to the reconciler. */
+export const ENQUEUE_TIMEOUT_MS = 2_000;

@@ -12,7 +12,7 @@ import {
   PublishEventHeaders,
   PublishEventResponse,
 } from '../schemas/events.ts';
-import type { RouteDeps } from './deps.ts';
+import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -37,7 +37,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       // Committed: from here on the delivery is owed. If Redis cannot take the jobs now, the
       // reconciler enqueues them from Postgres, so the answer is still 202.
       try {
-        await enqueueDeliveries(queues.deliveries, result.deliveries);
+        if (!queues.connected()) throw new Error('Redis is not connected');
+        await enqueueDeliveries(queues.deliveries, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });
       } catch (err) {
         request.log.warn({ err, eventId: result.event.id }, 'enqueue failed; the reconciler will pick the deliveries up');
       }

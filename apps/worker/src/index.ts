@@ -1,0 +1,2 @@
+export { startWorker, type WorkerConfig, type WorkerHandle } from './worker.ts';
+export { USER_AGENT } from './user-agent.ts';

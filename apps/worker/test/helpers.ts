@@ -1,0 +1,39 @@
+import type { Stack, Tenant } from '@hookrelay/testing';
+
+export async function subscribe(tenant: Tenant, body: Record<string, unknown>) {
+  const res = await tenant.client.post('/v1/subscriptions', body);
+  if (res.status !== 201) throw new Error(`subscription failed: ${res.status} ${res.text}`);
+  return res.body as { id: string; secret: string; url: string };
+}
+
+export async function publish(tenant: Tenant, type: string, data: unknown, extra: Record<string, unknown> = {}) {
+  const res = await tenant.client.post('/v1/events', { type, data, ...extra });
+  if (res.status !== 202) throw new Error(`publish failed: ${res.status} ${res.text}`);
+  return res.body as { id: string; type: string; timestamp: string; deliveries: number };
+}
+
+export async function deliveriesOf(tenant: Tenant, eventId: string) {
+  const res = await tenant.client.get(`/v1/events/${eventId}`);
+  return res.body.deliveries as { id: string; subscriptionId: string; status: string; attemptCount: number; lastStatusCode: number | null }[];
+}
+
+export async function delivery(tenant: Tenant, id: string) {
+  return (await tenant.client.get(`/v1/deliveries/${id}`)).body as {
+    id: string;
+    status: string;
+    attemptCount: number;
+    lastStatusCode: number | null;
+    lastError: string | null;
+    nextAttemptAt: string | null;
+    attempts: { attempt: number; statusCode: number | null; responseBody: string | null; error: string | null; durationMs: number }[];
+  };
+}
+
+/** Waits until the delivery reaches `status`, returning it. */
+export async function settled(stack: Stack, tenant: Tenant, id: string, status: string, timeoutMs = 15_000) {
+  const { eventually } = await import('@hookrelay/testing');
+  return eventually(async () => {
+    const d = await delivery(tenant, id);
+    return d.status === status ? d : undefined;
+  }, timeoutMs);
+}

@@ -1,0 +1,5 @@
+export * from './api-client.ts';
+export * from './database.ts';
+export * from './receiver.ts';
+export * from './redis.ts';
+export * from './stack.ts';
