@@ -74,7 +74,13 @@ export function retryPolicyProblem(policy: RetryPolicy): string | null {
   if (!Number.isInteger(n) || n < 1 || n > RETRY_LIMITS.maxAttempts) {
     return `maxAttempts must be between 1 and ${RETRY_LIMITS.maxAttempts}`;
   }
-  if (backoff.baseMs < 0 || backoff.maxMs > RETRY_LIMITS.maxDelayMs || backoff.maxMs < backoff.baseMs) {
+  if (
+    !Number.isInteger(backoff.baseMs) ||
+    !Number.isInteger(backoff.maxMs) ||
+    backoff.baseMs < 0 ||
+    backoff.maxMs > RETRY_LIMITS.maxDelayMs ||
+    backoff.maxMs < backoff.baseMs
+  ) {
     return `backoff needs 0 <= baseMs <= maxMs <= ${RETRY_LIMITS.maxDelayMs}`;
   }
   return null;
