@@ -21,7 +21,9 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 function run(name: string, app: string) {
-  const child = spawn(process.execPath, ['--import', tsx, entry(app)], { env, stdio: 'inherit' });
+  // Own process group: a Ctrl-C reaches the children once, through stop(), not twice (which
+  // would skip their graceful shutdown).
+  const child = spawn(process.execPath, ['--import', tsx, entry(app)], { env, stdio: 'inherit', detached: true });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);
@@ -47,6 +49,9 @@ if (config.adminTokenGenerated) {
 }
 run('api', 'apps/api');
 run('worker', 'apps/worker');
-// Children get the signal from the terminal too; forwarding covers `kill <pid>` of the launcher.
+// Should the launcher itself die, its children must not outlive it.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL');
+});
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
