@@ -4,3 +4,4 @@ export * from './retry-policy.ts';
 export * from './event-types.ts';
 export * from './custom-headers.ts';
 export * from './network.ts';
+export * from './endpoint-protection.ts';

@@ -1,0 +1,45 @@
+-- Decides, atomically for the whole fleet, whether one delivery to an endpoint may go now.
+-- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause
+-- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms
+-- Returns {allowed (1/0), wait ms, reason}. Time is Redis's, so worker clocks do not matter.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseMs = tonumber(ARGV[2])
+local maxInFlight = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local burst = tonumber(ARGV[5])
+
+local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
+if pauseUntil > now then return {0, pauseUntil - now, 'retry_after'} end
+
+local probe = false
+if redis.call('HGET', KEYS[1], 'state') == 'open' then
+  local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
+  if now < nextProbeAt then return {0, nextProbeAt - now, 'circuit_open'} end
+  local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
+  if probeUntil > now then return {0, probeUntil - now, 'circuit_probing'} end
+  probe = true
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  -- Leases usually end long before they expire: look again soon, at the latest at the expiry.
+  return {0, math.min(tonumber(first[2]) - now, 250), 'max_in_flight'}
+end
+
+if rate > 0 then
+  local interval = 1000 / rate
+  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
+  local allowAt = tat - interval * (burst - 1)
+  if now < allowAt then return {0, math.ceil(allowAt - now), 'rate_limited'} end
+  redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+end
+
+if probe then
+  redis.call('HSET', KEYS[1], 'probeUntil', now + tonumber(ARGV[6]), 'probeLease', ARGV[1])
+end
+redis.call('ZADD', KEYS[2], now + leaseMs, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
+if probe then return {1, 0, 'probe'} end
+return {1, 0, 'ok'}

@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PROTECTION, type ProtectionSettings } from '@hookrelay/domain';
+import { deleteRedisKeys, testPrefix, TEST_REDIS_URL } from '@hookrelay/testing';
+import { EndpointGuard } from '../src/index.ts';
+
+const settings = (over: Partial<ProtectionSettings> = {}): ProtectionSettings => ({ ...DEFAULT_PROTECTION, ...over });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('EndpointGuard', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let redis2: Redis;
+  let guard: EndpointGuard;
+  let other: EndpointGuard;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+    guard = new EndpointGuard(redis, prefix);
+    // A second client stands for a second worker process.
+    redis2 = new Redis(TEST_REDIS_URL);
+    other = new EndpointGuard(redis2, prefix);
+  });
+  afterAll(async () => {
+    await deleteRedisKeys(prefix);
+    redis.disconnect();
+    redis2.disconnect();
+  });
+
+  it('spaces attempts by the rate limit across clients (GCRA), allowing the burst at once', async () => {
+    const ep = randomUUID();
+    const s = settings({ rateLimit: { perSecond: 10, burst: 3 }, maxInFlight: 0 });
+    const results = [];
+    for (let i = 0; i < 5; i++) {
+      const g = i % 2 ? other : guard;
+      const lease = randomUUID();
+      const a = await g.acquire(ep, s, lease, 5_000);
+      results.push(a);
+      if (a.allowed) await g.record(ep, s, lease, 'success');
+    }
+    expect(results.slice(0, 3).every((r) => r.allowed)).toBe(true);
+    const denied = results[3]!;
+    expect(denied).toMatchObject({ allowed: false, reason: 'rate_limited' });
+    expect(denied.allowed === false && denied.waitMs).toBeGreaterThan(50);
+    expect(denied.allowed === false && denied.waitMs).toBeLessThanOrEqual(100);
+    await sleep(110);
+    expect((await guard.acquire(ep, s, randomUUID(), 5_000)).allowed).toBe(true);
+  });
+
+  it('caps attempts in flight and frees a slot when one finishes or its lease expires', async () => {
+    const ep = randomUUID();
+    const s = settings({ maxInFlight: 2 });
+    expect((await guard.acquire(ep, s, 'a', 300)).allowed).toBe(true);
+    expect((await other.acquire(ep, s, 'b', 5_000)).allowed).toBe(true);
+    expect(await guard.acquire(ep, s, 'c', 5_000)).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+    await guard.record(ep, s, 'b', 'success');
+    expect((await guard.acquire(ep, s, 'c', 5_000)).allowed).toBe(true);
+    expect((await guard.acquire(ep, s, 'd', 5_000)).allowed).toBe(false);
+    // Lease 'a' belonged to a worker that died: it expires on its own.
+    await sleep(350);
+    expect((await guard.acquire(ep, s, 'd', 5_000)).allowed).toBe(true);
+  });
+
+  it('opens after consecutive failures, lets exactly one probe through, and closes on success', async () => {
+    const ep = randomUUID();
+    const s = settings({ breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 3, cooldownMs: 200, maxCooldownMs: 1_000 } });
+    const transitions = [];
+    for (let i = 0; i < 3; i++) {
+      const lease = randomUUID();
+      expect((await guard.acquire(ep, s, lease, 5_000)).allowed).toBe(true);
+      transitions.push((await guard.record(ep, s, lease, 'failure')).transition);
+    }
+    expect(transitions).toEqual(['', '', 'opened']);
+    expect(await guard.acquire(ep, s, randomUUID(), 5_000)).toMatchObject({ allowed: false, reason: 'circuit_open' });
+    const health = await guard.health(ep);
+    expect(health.state).toBe('open');
+    expect(health.failureRate).toBeNull(); // the window restarts when the breaker trips
+    expect(health.openedAt).not.toBeNull();
+
+    await sleep(220);
+    const attempts = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? other : guard).acquire(ep, s, `probe-${i}`, 5_000)),
+    );
+    const probes = attempts.filter((a) => a.allowed);
+    expect(probes).toHaveLength(1);
+    expect(probes[0]).toEqual({ allowed: true, probe: true });
+    expect(attempts.filter((a) => !a.allowed).every((a) => !a.allowed && a.reason === 'circuit_probing')).toBe(true);
+
+    // The probe fails: open again, with a longer cooldown.
+    const probeLease = `probe-${attempts.findIndex((a) => a.allowed)}`;
+    expect((await guard.record(ep, s, probeLease, 'failure')).transition).toBe('reopened');
+    const reopened = await guard.acquire(ep, s, randomUUID(), 5_000);
+    expect(reopened).toMatchObject({ allowed: false, reason: 'circuit_open' });
+    expect(!reopened.allowed && reopened.waitMs).toBeGreaterThan(250);
+
+    await sleep(420);
+    const lease = randomUUID();
+    expect(await guard.acquire(ep, s, lease, 5_000)).toEqual({ allowed: true, probe: true });
+    expect((await guard.record(ep, s, lease, 'success')).transition).toBe('recovered');
+    expect((await guard.health(ep)).state).toBe('closed');
+    expect((await guard.acquire(ep, s, randomUUID(), 5_000)).allowed).toBe(true);
+  });
+
+  it('opens on the failure rate over the window once it holds the minimum attempts', async () => {
+    const ep = randomUUID();
+    const s = settings({ breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 100, minimumAttempts: 10, windowSize: 10 } });
+    const outcomes: ('success' | 'failure')[] = ['success', 'failure', 'success', 'failure', 'success', 'failure', 'success', 'failure', 'success'];
+    for (const o of outcomes) {
+      const lease = randomUUID();
+      await guard.acquire(ep, s, lease, 5_000);
+      expect((await guard.record(ep, s, lease, o)).transition).toBe('');
+    }
+    expect((await guard.health(ep)).failureRate).toBeCloseTo(4 / 9);
+    const lease = randomUUID();
+    await guard.acquire(ep, s, lease, 5_000);
+    expect((await guard.record(ep, s, lease, 'failure')).transition).toBe('opened'); // 5 of 10
+  });
+
+  it('pauses an endpoint for a Retry-After, for every client', async () => {
+    const ep = randomUUID();
+    const s = settings();
+    const lease = randomUUID();
+    await guard.acquire(ep, s, lease, 5_000);
+    await guard.record(ep, s, lease, 'neutral', { retryAfterMs: 300 });
+    const denied = await other.acquire(ep, s, randomUUID(), 5_000);
+    expect(denied).toMatchObject({ allowed: false, reason: 'retry_after' });
+    expect(!denied.allowed && denied.waitMs).toBeGreaterThan(200);
+    await sleep(320);
+    expect((await other.acquire(ep, s, randomUUID(), 5_000)).allowed).toBe(true);
+  });
+
+  it('asks for disabling once an endpoint has failed for the whole auto-disable window, once', async () => {
+    const ep = randomUUID();
+    const s = settings({ autoDisableAfterMs: 200, breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 1000, minimumAttempts: 1000, windowSize: 1000 } });
+    const fail = async () => {
+      const lease = randomUUID();
+      await guard.acquire(ep, s, lease, 5_000);
+      return guard.record(ep, s, lease, 'failure');
+    };
+    const first = await fail();
+    expect(first.transition).toBe('');
+    expect(first.failingSince).not.toBeNull();
+    await sleep(220);
+    expect((await fail()).transition).toBe('disable');
+    expect((await fail()).transition).toBe('');
+    // A success ends the failing run.
+    const lease = randomUUID();
+    await guard.acquire(ep, s, lease, 5_000);
+    expect((await guard.record(ep, s, lease, 'success')).failingSince).toBeNull();
+  });
+});
