@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Db } from '@hookrelay/db';
+import { EndpointGuard } from '@hookrelay/protection';
 import type { Queues } from '@hookrelay/queue';
 import { adminAuth, tenantAuth } from './plugins/auth.ts';
 import { registerBullBoard } from './plugins/bull-board.ts';
@@ -13,6 +14,7 @@ import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { VERSION } from './version.ts';
 
@@ -21,8 +23,9 @@ export const BODY_LIMIT = 256 * 1024;
 export interface AppDeps {
   db: Db;
   queues: Queues;
-  /** A fail-fast Redis client, used by the readiness probe. */
+  /** A fail-fast Redis client: readiness probe and endpoint health. */
   redis: Redis;
+  redisPrefix: string;
   adminToken: string;
   logger: Logger | false;
 }
@@ -41,13 +44,15 @@ export async function buildApp(deps: AppDeps) {
   await app.register(sensible);
   await registerOpenApi(app, VERSION);
   const { db, queues } = deps;
+  const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
+  const routeDeps = { db, queues, guard };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', adminAuth(deps.adminToken));
-      await admin.register(adminTenantRoutes, { db, queues });
+      await admin.register(adminTenantRoutes, routeDeps);
     },
     { prefix: '/admin' },
   );
@@ -62,9 +67,10 @@ export async function buildApp(deps: AppDeps) {
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', tenantAuth(db));
-      await v1.register(subscriptionRoutes, { db, queues });
-      await v1.register(eventRoutes, { db, queues });
-      await v1.register(deliveryRoutes, { db, queues });
+      await v1.register(subscriptionRoutes, routeDeps);
+      await v1.register(eventRoutes, routeDeps);
+      await v1.register(deliveryRoutes, routeDeps);
+      await v1.register(settingsRoutes, routeDeps);
     },
     { prefix: '/v1' },
   );

@@ -12,7 +12,14 @@ const redis = createRedis(config.REDIS_URL, 'producer');
 const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
 redis.on('error', redisProblem);
 const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX, redisProblem);
-const app = await buildApp({ db, queues, redis, adminToken: config.ADMIN_TOKEN, logger });
+const app = await buildApp({
+  db,
+  queues,
+  redis,
+  redisPrefix: config.HOOKRELAY_REDIS_PREFIX,
+  adminToken: config.ADMIN_TOKEN,
+  logger,
+});
 
 if (config.adminTokenGenerated) {
   // Printed, not logged: it is for the person at the terminal, and logs must never hold secrets.

@@ -15,7 +15,24 @@ import {
 const secretOf = (bytes: number) => `whsec_${randomBytes(bytes).toString('base64')}`;
 const SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
-const FIELDS = ['createdAt', 'description', 'enabled', 'eventTypes', 'headers', 'id', 'metadata', 'retryPolicy', 'secret', 'updatedAt', 'url'];
+const FIELDS = [
+  'createdAt',
+  'description',
+  'disableOnGone',
+  'disabledReason',
+  'enabled',
+  'eventTypes',
+  'headers',
+  'health',
+  'id',
+  'maxInFlight',
+  'metadata',
+  'rateLimit',
+  'retryPolicy',
+  'secret',
+  'updatedAt',
+  'url',
+];
 
 /** Bodies (besides a valid url) the API must refuse, and the field its message must name. */
 const BAD_FIELDS: [string, Record<string, unknown>, string][] = [
@@ -102,6 +119,11 @@ describe('subscriptions', () => {
         retryPolicy: null,
         enabled: true,
         metadata: {},
+        rateLimit: null,
+        maxInFlight: null,
+        disableOnGone: false,
+        disabledReason: null,
+        health: { state: 'closed', failureRate: null, openedAt: null, nextProbeAt: null, failingSince: null },
       });
       expect(res.body.id).toMatch(UUID);
       expect(isIsoDate(res.body.createdAt)).toBe(true);
@@ -183,7 +205,7 @@ describe('subscriptions', () => {
       expect([...ids].sort()).toEqual([...stored].sort());
       for (const s of items) {
         expect(s).not.toHaveProperty('secret');
-        expect(Object.keys(s).sort()).toEqual(FIELDS.filter((f) => f !== 'secret'));
+        expect(Object.keys(s).sort()).toEqual(FIELDS.filter((f) => f !== 'secret' && f !== 'health'));
       }
       const whole = await tenant.client.get('/v1/subscriptions?limit=100');
       expect(whole.body.nextCursor).toBeNull();

@@ -1,8 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { startNewRound, type Db } from '@hookrelay/db';
-import { enqueueDeliveries, type DeadLetterJobData, type DeliveryJobData } from '@hookrelay/queue';
-import type { Queue } from 'bullmq';
+import { enqueueDeliveries, type DeadLetterJobData, type Queues } from '@hookrelay/queue';
 
 type ParkedJobData = DeadLetterJobData & { parkedAt?: string };
 
@@ -11,14 +10,14 @@ type ParkedJobData = DeadLetterJobData & { parkedAt?: string };
  * operators see them in Bull Board. The first run parks the job there; a later run can only come
  * from an operator pressing "retry", and replays the delivery.
  */
-export function createDeadLetterProcessor(db: Db, deliveries: Queue<DeliveryJobData>, logger: Logger) {
+export function createDeadLetterProcessor(db: Db, queues: Queues, logger: Logger) {
   return async function process(job: Job<ParkedJobData>): Promise<string> {
     if (!job.data.parkedAt) {
       await job.updateData({ ...job.data, parkedAt: new Date().toISOString() });
       throw new UnrecoverableError(job.data.reason);
     }
     const result = await startNewRound(db, job.data.tenantId, job.data.deliveryId);
-    if (result.outcome === 'started') await enqueueDeliveries(deliveries, [result.delivery]);
+    if (result.outcome === 'started') await enqueueDeliveries(queues, [result.delivery]);
     logger.info({ deliveryId: job.data.deliveryId, outcome: result.outcome }, 'dead letter replayed');
     return result.outcome;
   };

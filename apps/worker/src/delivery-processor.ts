@@ -1,31 +1,40 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { retryDelayMs, secretKey, webhookHeaders } from '@hookrelay/domain';
+import {
+  OPERATIONAL_EVENT_PREFIX,
+  OPERATIONAL_EVENTS,
+  effectiveProtection,
+  isBackPressureStatus,
+  parseRetryAfter,
+  retryDelayMs,
+  secretKey,
+  webhookHeaders,
+  type ProtectionSettings,
+} from '@hookrelay/domain';
 import type { AttemptResult, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
+import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
 import type { DeadLetterJobData, DeliveryJobData } from '@hookrelay/queue';
-import type { WebhookSender } from './http/send-webhook.ts';
+import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
+import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
 
-/** Thrown after a failed attempt that will be retried; BullMQ's backoff reads the delay from it. */
-export class AttemptFailedError extends Error {
-  override name = 'AttemptFailedError';
-  constructor(
-    message: string,
-    readonly retryDelayMs: number,
-  ) {
-    super(message);
-  }
-}
-
 export interface ProcessorDeps {
+  loadDeliveryStatus(id: string): Promise<string | undefined>;
   loadEvent(id: string): Promise<EventForDelivery | undefined>;
   loadSubscription(id: string): Promise<SubscriptionForDelivery | undefined>;
   sender: WebhookSender;
+  guard: EndpointGuard;
   /** Resolves once the result is committed to Postgres (group commit). */
   record(result: AttemptResult): Promise<void>;
+  /** Queues the next attempt of a delivery after `delayMs`. */
+  scheduleRetry(data: DeliveryJobData, delayMs: number): Promise<void>;
   deadLetter(data: DeadLetterJobData): Promise<void>;
+  disableEndpoint(sub: SubscriptionForDelivery, reason: string): Promise<void>;
+  emit: OperationalEvents;
   userAgent: string;
   logger: Logger;
+  /** How long an admitted attempt holds its in-flight lease at most: the HTTP timeout plus margin. */
+  leaseMs: number;
   /** Delay before retrying a job that hit an infrastructure error (Postgres down, say). */
   infraRetryMs?: number;
 }
@@ -34,75 +43,152 @@ export interface ProcessorDeps {
 function unattemptable(event: EventForDelivery | undefined, sub: SubscriptionForDelivery | undefined): string | null {
   if (!event) return 'event no longer exists';
   if (!sub || sub.deleted) return 'subscription was deleted';
-  if (!sub.enabled) return 'subscription is disabled';
+  if (!sub.enabled) return sub.disabledReason ? `subscription was disabled: ${sub.disabledReason}` : 'subscription is disabled';
   return null;
+}
+
+/** Deferred jobs wake a little apart, so a crowd held back together does not return together. */
+const withJitter = (waitMs: number) => waitMs + Math.floor(Math.random() * Math.min(1_000, 20 + waitMs * 0.2));
+
+/** How the endpoint's breaker should read an answer. */
+function outcomeOf(res: WebhookResponse, ok: boolean): Outcome {
+  if (ok) return 'success';
+  // A 429 says "slow down", not "broken": it pauses the endpoint but does not trip the breaker.
+  if (res.statusCode === 429) return 'neutral';
+  return 'failure';
 }
 
 export function createDeliveryProcessor(deps: ProcessorDeps) {
   const { logger } = deps;
 
-  async function attemptDelivery(job: Job<DeliveryJobData>, signal?: AbortSignal): Promise<void> {
+  async function deliver(job: Job<DeliveryJobData>, token: string | undefined, signal?: AbortSignal): Promise<void> {
     const data = job.data;
-    const attempt = data.attempt + job.attemptsMade;
-    const roundAttempt = data.roundAttempt + job.attemptsMade;
-    const [event, sub] = await Promise.all([deps.loadEvent(data.eventId), deps.loadSubscription(data.subscriptionId)]);
+    const [status, event, sub] = await Promise.all([
+      deps.loadDeliveryStatus(data.deliveryId),
+      deps.loadEvent(data.eventId),
+      deps.loadSubscription(data.subscriptionId),
+    ]);
+    // A leftover job (re-enqueued just as its delivery finished, say) must not send again.
+    if (status !== 'pending') {
+      logger.debug({ deliveryId: data.deliveryId, status }, 'delivery no longer pending; job dropped');
+      return;
+    }
 
     const blocked = unattemptable(event, sub);
     if (blocked) {
-      await finishDead(data, attempt - 1, null, blocked, { skipAttemptRow: true });
-      throw new UnrecoverableError(blocked);
+      await finishDead(data, data.attempt - 1, null, blocked, event?.type, null);
+      return;
+    }
+    const protection = effectiveProtection(sub!, sub!.tenantSettings);
+    const leaseId = job.id!;
+    const admission: Admission = await deps.guard.acquire(sub!.id, protection, leaseId, deps.leaseMs);
+    if (!admission.allowed) {
+      // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
+      logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
+      await job.moveToDelayed(Date.now() + withJitter(admission.waitMs), token);
+      throw new DelayedError();
     }
 
+    let res: WebhookResponse;
     const startedAt = new Date();
-    const body = webhookBody(event!);
+    try {
+      res = await send(event!, sub!, startedAt, signal);
+    } catch (err) {
+      await deps.guard.record(sub!.id, protection, leaseId, 'neutral');
+      throw err;
+    }
+    await afterAttempt(data, event!, sub!, protection, leaseId, startedAt, res);
+  }
+
+  function send(event: EventForDelivery, sub: SubscriptionForDelivery, startedAt: Date, signal?: AbortSignal) {
+    const body = webhookBody(event);
     const headers = {
-      ...sub!.headers,
+      ...sub.headers,
       'content-type': 'application/json',
       'user-agent': deps.userAgent,
-      ...webhookHeaders(secretKey(sub!.secret), {
-        msgId: event!.id,
-        timestamp: Math.floor(startedAt.getTime() / 1000),
-        body,
-      }),
+      ...webhookHeaders(secretKey(sub.secret), { msgId: event.id, timestamp: Math.floor(startedAt.getTime() / 1000), body }),
     };
-    const res = await deps.sender.send({ url: sub!.url, headers, body }, signal);
+    return deps.sender.send({ url: sub.url, headers, body }, signal);
+  }
+
+  async function afterAttempt(
+    data: DeliveryJobData,
+    event: EventForDelivery,
+    sub: SubscriptionForDelivery,
+    protection: ProtectionSettings,
+    leaseId: string,
+    startedAt: Date,
+    res: WebhookResponse,
+  ): Promise<void> {
     const ok = res.statusCode !== null && res.statusCode >= 200 && res.statusCode < 300;
     const error = ok ? null : (res.error ?? `receiver answered ${res.statusCode}`);
-    const base = {
+    const retryAfterMs = isBackPressureStatus(res.statusCode) ? parseRetryAfter(res.retryAfter, Date.now()) : null;
+    const gone = res.statusCode === 410 && sub.disableOnGone;
+    const { transition } = await deps.guard.record(sub.id, protection, leaseId, outcomeOf(res, ok), {
+      retryAfterMs: retryAfterMs ?? 0,
+      disableNow: gone,
+    });
+    logger.info(
+      {
+        tenantId: data.tenantId,
+        eventId: data.eventId,
+        deliveryId: data.deliveryId,
+        subscriptionId: sub.id,
+        attempt: data.attempt,
+        status: res.statusCode,
+        durationMs: res.durationMs,
+        ok,
+        ...(error ? { error } : {}),
+      },
+      ok ? 'delivery attempt succeeded' : 'delivery attempt failed',
+    );
+
+    const attempt = {
       deliveryId: data.deliveryId,
       tenantId: data.tenantId,
-      attempt,
+      attempt: data.attempt,
       startedAt,
       durationMs: res.durationMs,
       statusCode: res.statusCode,
       responseBody: res.responseBody,
       error,
     };
-    logger.info(
-      {
-        tenantId: data.tenantId,
-        eventId: data.eventId,
-        deliveryId: data.deliveryId,
-        attempt,
-        status: res.statusCode,
-        durationMs: res.durationMs,
-        ok,
-      },
-      ok ? 'delivery attempt succeeded' : 'delivery attempt failed',
-    );
-
     if (ok) {
-      await deps.record({ ...base, status: 'succeeded', nextAttemptAt: null });
-      return;
+      await deps.record({ ...attempt, status: 'succeeded', nextAttemptAt: null });
+    } else {
+      const policyDelay = gone ? null : retryDelayMs(sub.retryPolicy, data.roundAttempt);
+      if (policyDelay === null) {
+        const reason = gone
+          ? `receiver answered 410 Gone`
+          : `gave up after ${data.roundAttempt} attempt${data.roundAttempt === 1 ? '' : 's'}: ${error}`;
+        await finishDead(data, data.attempt, res.statusCode, reason, event.type, attempt);
+      } else {
+        // A receiver's Retry-After is a floor under the policy's own delay.
+        const delay = Math.max(policyDelay, retryAfterMs ?? 0);
+        await deps.record({ ...attempt, status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
+        const next = { ...data, attempt: data.attempt + 1, roundAttempt: data.roundAttempt + 1 };
+        await deps.scheduleRetry(next, delay).catch((err) => {
+          // Postgres already says when it is due: the reconciler enqueues it if Redis did not take it.
+          logger.warn({ err, deliveryId: data.deliveryId }, 'could not queue the retry; the reconciler will');
+        });
+      }
     }
-    const delay = retryDelayMs(sub!.retryPolicy, roundAttempt);
-    if (delay === null) {
-      const reason = `gave up after ${roundAttempt} attempt${roundAttempt === 1 ? '' : 's'}: ${error}`;
-      await finishDead(data, attempt, res.statusCode, reason, { attemptRow: { ...base } });
-      throw new UnrecoverableError(reason);
+    await onTransition(transition, sub, res);
+  }
+
+  async function onTransition(transition: Transition, sub: SubscriptionForDelivery, res: WebhookResponse) {
+    const base = { subscriptionId: sub.id, url: sub.url, lastStatusCode: res.statusCode, lastError: res.error };
+    if (transition === 'opened') {
+      logger.warn({ subscriptionId: sub.id }, 'circuit opened');
+      await deps.emit(sub.tenantId, OPERATIONAL_EVENTS.circuitOpened, base);
+    } else if (transition === 'recovered') {
+      logger.info({ subscriptionId: sub.id }, 'endpoint recovered');
+      await deps.emit(sub.tenantId, OPERATIONAL_EVENTS.endpointRecovered, { subscriptionId: sub.id, url: sub.url });
+    } else if (transition === 'disable') {
+      const reason =
+        res.statusCode === 410 && sub.disableOnGone ? 'receiver answered 410 Gone' : 'endpoint kept failing for the auto-disable period';
+      await deps.disableEndpoint(sub, reason);
     }
-    await deps.record({ ...base, status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
-    throw new AttemptFailedError(error!, delay);
   }
 
   async function finishDead(
@@ -110,24 +196,26 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     attempts: number,
     lastStatusCode: number | null,
     reason: string,
-    opts: { skipAttemptRow?: boolean; attemptRow?: Omit<AttemptResult, 'status' | 'nextAttemptAt'> },
+    eventType: string | undefined,
+    attemptRow: Omit<AttemptResult, 'status' | 'nextAttemptAt'> | null,
   ): Promise<void> {
-    const row: AttemptResult = opts.attemptRow
-      ? { ...opts.attemptRow, status: 'dead', nextAttemptAt: null, deliveryError: reason }
-      : {
-          deliveryId: data.deliveryId,
-          tenantId: data.tenantId,
-          attempt: attempts,
-          startedAt: new Date(),
-          durationMs: 0,
-          statusCode: null,
-          responseBody: null,
-          error: reason,
-          status: 'dead',
-          nextAttemptAt: null,
-          skipAttemptRow: true,
-        };
-    await deps.record(row);
+    await deps.record(
+      attemptRow
+        ? { ...attemptRow, status: 'dead', nextAttemptAt: null, deliveryError: reason }
+        : {
+            deliveryId: data.deliveryId,
+            tenantId: data.tenantId,
+            attempt: attempts,
+            startedAt: new Date(),
+            durationMs: 0,
+            statusCode: null,
+            responseBody: null,
+            error: reason,
+            status: 'dead',
+            nextAttemptAt: null,
+            skipAttemptRow: true,
+          },
+    );
     await deps.deadLetter({
       deliveryId: data.deliveryId,
       tenantId: data.tenantId,
@@ -139,27 +227,34 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       diedAt: new Date().toISOString(),
     });
     logger.warn({ tenantId: data.tenantId, deliveryId: data.deliveryId, reason }, 'delivery is dead');
+    // Never about a delivery of an operational event: a failing hookrelay.* subscriber would loop.
+    if (eventType && !eventType.startsWith(OPERATIONAL_EVENT_PREFIX)) {
+      await deps.emit(data.tenantId, OPERATIONAL_EVENTS.deliveryDead, {
+        deliveryId: data.deliveryId,
+        eventId: data.eventId,
+        eventType,
+        subscriptionId: data.subscriptionId,
+        attempts,
+        lastStatusCode,
+        reason,
+      });
+    }
   }
 
   /**
-   * The BullMQ processor. Attempt outcomes become AttemptFailedError (retry on the policy's
-   * schedule) or UnrecoverableError (dead). Anything else is an infrastructure fault or a shutdown:
+   * The BullMQ processor. A finished attempt always completes the job: the next attempt, if any,
+   * is a new job on the retry queue. Anything unexpected is an infrastructure fault or a shutdown:
    * the job goes back to the queue without using up an attempt.
    */
   return async function process(job: Job<DeliveryJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     try {
-      await attemptDelivery(job, signal);
+      await deliver(job, token, signal);
     } catch (err) {
-      if (err instanceof AttemptFailedError || err instanceof UnrecoverableError) throw err;
+      if (err instanceof DelayedError) throw err;
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
       logger.error({ err, deliveryId: job.data.deliveryId }, 'delivery interrupted; returning it to the queue');
       await job.moveToDelayed(Date.now() + delay, token);
       throw new DelayedError();
     }
   };
-}
-
-/** BullMQ backoff strategy: the delay computed from the subscription's retry policy. */
-export function policyBackoff(_attemptsMade: number, _type?: string, err?: Error): number {
-  return err instanceof AttemptFailedError ? err.retryDelayMs : 5_000;
 }

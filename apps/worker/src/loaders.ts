@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import {
+  loadDeliveryStatuses,
   loadEventsForDelivery,
   loadSubscriptionsForDelivery,
   type Db,
@@ -32,7 +33,12 @@ export function createLoaders(db: Db, eventCacheBytes = 64 * 1024 * 1024) {
     async (ids) => byId(ids, await loadSubscriptionsForDelivery(db, ids)),
     { cache: false },
   );
+  const statuses = new DataLoader<string, string | undefined>(
+    async (ids) => byId(ids, await loadDeliveryStatuses(db, ids)).map((row) => row?.status),
+    { cache: false },
+  );
   return {
+    loadDeliveryStatus: (id: string) => statuses.load(id),
     async loadEvent(id: string): Promise<EventForDelivery | undefined> {
       const cached = eventCache.get(id);
       if (cached) return cached;

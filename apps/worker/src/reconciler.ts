@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { findOverdueDeliveries, type Db } from '@hookrelay/db';
-import { enqueueDeliveries, queuePrefix, type DeliveryJobData } from '@hookrelay/queue';
-import type { Queue } from 'bullmq';
+import { enqueueDeliveries, queuePrefix, type Queues } from '@hookrelay/queue';
 
 export interface ReconcilerOptions {
   db: Db;
   redis: Redis;
-  queue: Queue<DeliveryJobData>;
+  queues: Queues;
   prefix: string;
   intervalMs: number;
   graceMs: number;
@@ -22,7 +21,7 @@ export interface ReconcilerOptions {
  * down) and everything Redis lost. One worker at a time does it, under a Redis lease.
  */
 export function startReconciler(opts: ReconcilerOptions) {
-  const { db, redis, queue, logger } = opts;
+  const { db, redis, queues, logger } = opts;
   const lockKey = `${queuePrefix(opts.prefix)}:reconciler:lock`;
   const owner = randomUUID();
   const batchSize = opts.batchSize ?? 1_000;
@@ -35,7 +34,7 @@ export function startReconciler(opts: ReconcilerOptions) {
     if (acquired !== 'OK' && (await redis.get(lockKey)) !== owner) return 0;
     const overdue = await findOverdueDeliveries(db, opts.graceMs, batchSize);
     // Jobs that still exist are left as they are: the queue ignores a duplicate job id.
-    await enqueueDeliveries(queue, overdue);
+    await enqueueDeliveries(queues, overdue);
     if (overdue.length > 0) logger.info({ count: overdue.length }, 'reconciler checked overdue deliveries');
     await redis.pexpire(lockKey, opts.intervalMs * 2);
     return overdue.length;

@@ -2,9 +2,20 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@hookrelay/config';
 import { createDb, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
-import { createQueues, createRedis, queuePrefix, DEAD_LETTER_QUEUE, DELIVERY_QUEUE } from '@hookrelay/queue';
-import { createDeliveryProcessor, policyBackoff } from './delivery-processor.ts';
+import { EndpointGuard } from '@hookrelay/protection';
+import {
+  createQueues,
+  createRedis,
+  enqueueRetry,
+  queuePrefix,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_QUEUE,
+  RETRY_QUEUE,
+} from '@hookrelay/queue';
+import { createDeliveryProcessor } from './delivery-processor.ts';
 import { createDeadLetterProcessor } from './dead-letter-processor.ts';
+import { createEndpointDisabler } from './endpoint-disabler.ts';
+import { createOperationalEvents } from './operational-events.ts';
 import { GroupCommit } from './group-commit.ts';
 import { createWebhookSender } from './http/send-webhook.ts';
 import { createLoaders } from './loaders.ts';
@@ -45,41 +56,54 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch));
   const loaders = createLoaders(db);
 
+  const emit = createOperationalEvents(db, queues, logger);
   const processor = createDeliveryProcessor({
     ...loaders,
     sender,
+    guard: new EndpointGuard(redis, config.HOOKRELAY_REDIS_PREFIX),
     record: (r) => recorder.add(r),
+    scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
+    disableEndpoint: createEndpointDisabler(db, queues, emit, logger),
+    emit,
+    leaseMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS + 5_000,
     deadLetter: async (data) => {
+      // An entry left from an earlier death of the same delivery would block the new one.
+      await queues.deadLetters.remove(data.deliveryId);
       await queues.deadLetters.add('dead', data, { jobId: data.deliveryId, removeOnComplete: true, removeOnFail: false });
     },
     userAgent: USER_AGENT,
     logger,
   });
 
-  const deliveryWorker = new Worker(DELIVERY_QUEUE, processor, {
+  const attemptWorkerOptions = {
     connection: redis,
     prefix,
     concurrency: config.HOOKRELAY_WORKER_CONCURRENCY,
     // The lock outlasts the HTTP timeout with margin, so a slow receiver never looks stalled.
     lockDuration: config.HOOKRELAY_JOB_LOCK_MS,
     stalledInterval: config.HOOKRELAY_STALLED_INTERVAL_MS,
-    // A job whose worker died mid-delivery is retried rather than failed; Postgres keeps the count.
+    // A job whose worker died mid-delivery is run again rather than failed; Postgres keeps the count.
     maxStalledCount: 10,
-    settings: { backoffStrategy: policyBackoff },
-  });
-  const deadLetterWorker = new Worker(DEAD_LETTER_QUEUE, createDeadLetterProcessor(db, queues.deliveries, logger), {
+  };
+  // First attempts and retries have workers of their own, so a backlog of retries never delays a
+  // first attempt.
+  const attemptWorkers = [
+    new Worker(DELIVERY_QUEUE, processor, attemptWorkerOptions),
+    new Worker(RETRY_QUEUE, processor, attemptWorkerOptions),
+  ];
+  const deadLetterWorker = new Worker(DEAD_LETTER_QUEUE, createDeadLetterProcessor(db, queues, logger), {
     connection: redis,
     prefix,
     concurrency: 5,
   });
-  for (const w of [deliveryWorker, deadLetterWorker]) {
+  for (const w of [...attemptWorkers, deadLetterWorker]) {
     w.on('error', (err) => logger.error({ err }, 'worker error'));
   }
 
   const reconciler = startReconciler({
     db,
     redis,
-    queue: queues.deliveries,
+    queues,
     prefix: config.HOOKRELAY_REDIS_PREFIX,
     intervalMs: config.HOOKRELAY_RECONCILE_INTERVAL_MS,
     graceMs: config.HOOKRELAY_RECONCILE_GRACE_MS,
@@ -91,12 +115,12 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     async close() {
       await reconciler.stop();
       let timer: NodeJS.Timeout | undefined;
-      const drained = deliveryWorker.close().then(() => true);
+      const drained = Promise.all(attemptWorkers.map((w) => w.close())).then(() => true);
       const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.HOOKRELAY_SHUTDOWN_TIMEOUT_MS)));
       if (!(await Promise.race([drained, timedOut]))) {
         // Abort in-flight HTTP calls; the processor returns those jobs to the queue unspent.
         logger.warn('shutdown timeout reached; returning in-flight deliveries to the queue');
-        deliveryWorker.cancelAllJobs('shutdown');
+        for (const w of attemptWorkers) w.cancelAllJobs('shutdown');
         await drained;
       }
       clearTimeout(timer);

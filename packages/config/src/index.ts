@@ -52,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (raw.HOOKRELAY_JOB_LOCK_MS < raw.HOOKRELAY_DELIVERY_TIMEOUT_MS + 1_000) {
     throw new ConfigError(
       'Invalid configuration: HOOKRELAY_JOB_LOCK_MS must exceed HOOKRELAY_DELIVERY_TIMEOUT_MS by at least 1000 ms, ' +
-        'or a slow receiver would make a delivery look stalled and run twice',
+        'so that one lock period covers a whole attempt even when a renewal is late',
     );
   }
   if (!raw.ADMIN_TOKEN && raw.NODE_ENV === 'production') {

@@ -115,3 +115,27 @@ export async function findOverdueDeliveries(db: Db, graceMs: number, limit: numb
     .orderBy(asc(deliveries.nextAttemptAt))
     .limit(limit);
 }
+
+/** A delivery that was ended in bulk, with what the dead-letter queue shows about it. */
+export interface EndedDelivery extends DeliveryRef {
+  lastStatusCode: number | null;
+}
+
+/**
+ * Ends up to `limit` pending deliveries of a subscription as dead with `reason` (it was disabled);
+ * call until it returns fewer than `limit`.
+ */
+export async function endPendingDeliveries(
+  db: Db,
+  subscriptionId: string,
+  reason: string,
+  limit: number,
+): Promise<EndedDelivery[]> {
+  return db.sql<EndedDelivery[]>`
+    update deliveries d set status = 'dead', next_attempt_at = null, last_error = ${reason}, updated_at = now()
+    where d.id in (
+      select id from deliveries where subscription_id = ${subscriptionId} and status = 'pending' limit ${limit}
+      for update skip locked)
+    returning d.id, d.tenant_id as "tenantId", d.event_id as "eventId", d.subscription_id as "subscriptionId",
+              d.attempt_count as "attemptCount", d.round_start as "roundStart", d.last_status_code as "lastStatusCode"`;
+}

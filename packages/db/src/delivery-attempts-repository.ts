@@ -1,4 +1,4 @@
-import type { RetryPolicy } from '@hookrelay/domain';
+import type { RateLimit, RetryPolicy, TenantProtectionDefaults } from '@hookrelay/domain';
 import type { Db } from './client.ts';
 
 /** An event as the worker sends it: `data` stays the exact JSON text that was published. */
@@ -19,6 +19,11 @@ export interface SubscriptionForDelivery {
   retryPolicy: RetryPolicy | null;
   enabled: boolean;
   deleted: boolean;
+  disabledReason: string | null;
+  rateLimit: RateLimit | null;
+  maxInFlight: number | null;
+  disableOnGone: boolean;
+  tenantSettings: TenantProtectionDefaults;
 }
 
 export async function loadEventsForDelivery(db: Db, ids: readonly string[]): Promise<EventForDelivery[]> {
@@ -32,9 +37,17 @@ export async function loadEventsForDelivery(db: Db, ids: readonly string[]): Pro
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
   return db.sql<SubscriptionForDelivery[]>`
-    select id, tenant_id as "tenantId", url, secret, headers, retry_policy as "retryPolicy", enabled,
-           deleted_at is not null as deleted
-    from subscriptions where id = any(${ids as string[]}::uuid[])`;
+    select s.id, s.tenant_id as "tenantId", s.url, s.secret, s.headers, s.retry_policy as "retryPolicy", s.enabled,
+           s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
+           s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"
+    from subscriptions s join tenants t on t.id = s.tenant_id
+    where s.id = any(${ids as string[]}::uuid[])`;
+}
+
+/** Whether each delivery is still owed an attempt: a job may outlive its delivery's round. */
+export async function loadDeliveryStatuses(db: Db, ids: readonly string[]): Promise<{ id: string; status: string }[]> {
+  return db.sql<{ id: string; status: string }[]>`
+    select id, status from deliveries where id = any(${ids as string[]}::uuid[])`;
 }
 
 /** One finished attempt and the delivery state it leads to. */

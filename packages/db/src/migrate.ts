@@ -21,8 +21,10 @@ export async function ensureDatabase(url: string): Promise<void> {
       try {
         await sql.unsafe(`create database "${name.replaceAll('"', '""')}"`);
       } catch (err) {
-        // Another process created it between our check and our create.
-        if ((err as { code?: string }).code !== '42P04') throw err;
+        // Another process created it between our check and our create (42P04), or at the same
+        // moment (23505 on pg_database's unique name index).
+        const code = (err as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw err;
       }
     }
   } finally {

@@ -14,13 +14,15 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { RetryPolicy } from '@hookrelay/domain';
+import type { RateLimit, RetryPolicy, TenantProtectionDefaults } from '@hookrelay/domain';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey(),
   name: text('name').notNull(),
+  /** Endpoint-protection defaults for the tenant's subscriptions. */
+  settings: jsonb('settings').$type<TenantProtectionDefaults>().notNull().default({}),
   createdAt: createdAt(),
 });
 
@@ -53,6 +55,12 @@ export const subscriptions = pgTable(
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     retryPolicy: jsonb('retry_policy').$type<RetryPolicy>(),
     enabled: boolean('enabled').notNull().default(true),
+    /** Why Hookrelay disabled it (null when enabled, or disabled by the tenant). */
+    disabledReason: text('disabled_reason'),
+    rateLimit: jsonb('rate_limit').$type<RateLimit>(),
+    maxInFlight: integer('max_in_flight'),
+    /** Disable at once when the receiver answers 410 Gone. */
+    disableOnGone: boolean('disable_on_gone').notNull().default(false),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

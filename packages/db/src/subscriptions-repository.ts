@@ -7,7 +7,17 @@ import { subscriptions } from './schema.ts';
 export type Subscription = typeof subscriptions.$inferSelect;
 export type SubscriptionInput = Pick<
   typeof subscriptions.$inferInsert,
-  'url' | 'eventTypes' | 'description' | 'secret' | 'headers' | 'retryPolicy' | 'enabled' | 'metadata'
+  | 'url'
+  | 'eventTypes'
+  | 'description'
+  | 'secret'
+  | 'headers'
+  | 'retryPolicy'
+  | 'enabled'
+  | 'metadata'
+  | 'rateLimit'
+  | 'maxInFlight'
+  | 'disableOnGone'
 >;
 
 const live = (tenantId: string, id: string) =>
@@ -51,10 +61,21 @@ export async function updateSubscription(
 ): Promise<Subscription | undefined> {
   const [row] = await db.orm
     .update(subscriptions)
-    .set({ ...patch, updatedAt: new Date() })
+    // Enabling again clears the reason Hookrelay disabled it for.
+    .set({ ...patch, ...(patch.enabled === true ? { disabledReason: null } : {}), updatedAt: new Date() })
     .where(live(tenantId, id))
     .returning();
   return row;
+}
+
+/** Disables an enabled subscription on Hookrelay's own initiative; answers whether it was enabled. */
+export async function disableSubscription(db: Db, tenantId: string, id: string, reason: string): Promise<boolean> {
+  const rows = await db.orm
+    .update(subscriptions)
+    .set({ enabled: false, disabledReason: reason, updatedAt: new Date() })
+    .where(and(live(tenantId, id), eq(subscriptions.enabled, true)))
+    .returning({ id: subscriptions.id });
+  return rows.length > 0;
 }
 
 /**

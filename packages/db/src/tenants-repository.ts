@@ -28,6 +28,15 @@ export async function listTenants(db: Db, page: PageRequest) {
   return toPage(rows, page.limit);
 }
 
+export async function updateTenantSettings(
+  db: Db,
+  id: string,
+  settings: Tenant['settings'],
+): Promise<Tenant | undefined> {
+  const [row] = await db.orm.update(tenants).set({ settings }).where(eq(tenants.id, id)).returning();
+  return row;
+}
+
 export async function getTenant(db: Db, id: string): Promise<Tenant | undefined> {
   const [row] = await db.orm.select().from(tenants).where(eq(tenants.id, id));
   return row;

@@ -2,7 +2,10 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from './connection.ts';
 
+/** First attempts of each round: never stuck behind a backlog of retries. */
 export const DELIVERY_QUEUE = 'deliveries';
+/** Second and later attempts, released when their backoff delay is over. */
+export const RETRY_QUEUE = 'retries';
 export const DEAD_LETTER_QUEUE = 'dead-letters';
 
 /**
@@ -53,18 +56,20 @@ export function toDeliveryJob(ref: DeliveryRefLike): DeliveryJobData {
   };
 }
 
-/** Retries are decided by the worker from the subscription's policy; BullMQ only schedules them. */
-export const RETRY_BACKOFF_TYPE = 'subscription-policy';
-const ATTEMPTS_CEILING = 1_000;
+/**
+ * One job per attempt, keyed `<delivery id>.<attempt number>`: enqueueing an attempt that is
+ * already queued is a no-op, whichever process (API, worker, reconciler) does it.
+ */
+export const attemptJobId = (deliveryId: string, attempt: number): string => `${deliveryId}.${attempt}`;
 
-export function deliveryJobOptions(deliveryId: string): JobsOptions {
+export function deliveryJobOptions(data: DeliveryJobData, delayMs = 0): JobsOptions {
   return {
-    // Keyed by delivery id: enqueueing a delivery that already has a job is a no-op.
-    jobId: deliveryId,
-    attempts: ATTEMPTS_CEILING,
-    backoff: { type: RETRY_BACKOFF_TYPE },
-    // Postgres keeps the history; finished jobs leave Redis at once so memory stays flat and the
-    // id is free for a later round.
+    jobId: attemptJobId(data.deliveryId, data.attempt),
+    // The worker decides about retries itself (from the subscription's policy) and schedules
+    // them as new jobs on the retry queue, so BullMQ never retries a job on its own.
+    attempts: 1,
+    ...(delayMs > 0 ? { delay: Math.round(delayMs) } : {}),
+    // Postgres keeps the history; finished jobs leave Redis at once so memory stays flat.
     removeOnComplete: true,
     removeOnFail: true,
   };
@@ -72,6 +77,7 @@ export function deliveryJobOptions(deliveryId: string): JobsOptions {
 
 export interface Queues {
   deliveries: Queue<DeliveryJobData>;
+  retries: Queue<DeliveryJobData>;
   deadLetters: Queue<DeadLetterJobData>;
   /** False while the Redis connection is down: callers that must not wait can skip enqueueing. */
   connected(): boolean;
@@ -85,33 +91,49 @@ export function createQueues(
 ): Queues {
   const prefix = queuePrefix(prefixName);
   const deliveries = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection, prefix });
+  const retries = new Queue<DeliveryJobData>(RETRY_QUEUE, { connection, prefix });
   const deadLetters = new Queue<DeadLetterJobData>(DEAD_LETTER_QUEUE, { connection, prefix });
   // Connection errors surface here too; the owner logs them (an unhandled 'error' would crash).
-  deliveries.on('error', onError);
-  deadLetters.on('error', onError);
+  for (const q of [deliveries, retries, deadLetters]) q.on('error', onError);
   return {
     deliveries,
+    retries,
     deadLetters,
     connected: () => connection.status === 'ready',
     async close() {
-      await Promise.all([deliveries.close(), deadLetters.close()]);
+      await Promise.all([deliveries.close(), retries.close(), deadLetters.close()]);
     },
   };
 }
 
+/** The queue an attempt belongs on: the first of a round goes ahead of every retry. */
+export const queueFor = (queues: Queues, data: DeliveryJobData): Queue<DeliveryJobData> =>
+  data.roundAttempt === 1 ? queues.deliveries : queues.retries;
+
+/** Schedules the next attempt of a delivery that just failed. */
+export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayMs: number): Promise<void> {
+  await queueFor(queues, data).add('deliver', data, deliveryJobOptions(data, delayMs));
+}
+
 /**
- * Adds one job per delivery. With `timeoutMs`, gives up waiting after that long (BullMQ would
- * otherwise wait for Redis to come back); jobs that land later are harmless, being keyed by id.
+ * Adds the due attempt of each delivery. With `timeoutMs`, gives up waiting after that long
+ * (BullMQ would otherwise wait for Redis to come back); jobs that land later are harmless, being
+ * keyed by attempt.
  */
 export async function enqueueDeliveries(
-  queue: Queue<DeliveryJobData>,
+  queues: Queues,
   refs: readonly DeliveryRefLike[],
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<void> {
   if (refs.length === 0) return;
-  const adding = queue.addBulk(
-    refs.map((ref) => ({ name: 'deliver', data: toDeliveryJob(ref), opts: deliveryJobOptions(ref.id) })),
-  );
+  const jobs = refs.map(toDeliveryJob);
+  const firsts = jobs.filter((j) => j.roundAttempt === 1);
+  const later = jobs.filter((j) => j.roundAttempt !== 1);
+  const bulk = (data: DeliveryJobData[]) => data.map((d) => ({ name: 'deliver', data: d, opts: deliveryJobOptions(d) }));
+  const adding = Promise.all([
+    firsts.length > 0 ? queues.deliveries.addBulk(bulk(firsts)) : undefined,
+    later.length > 0 ? queues.retries.addBulk(bulk(later)) : undefined,
+  ]);
   if (timeoutMs === undefined) {
     await adding;
     return;

@@ -76,7 +76,14 @@ export class Stack {
     const db = createDb(config.DATABASE_URL, { max: 5 });
     const redis = createRedis(config.REDIS_URL, 'producer');
     const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
-    const app = await buildApp({ db, queues, redis, adminToken: config.ADMIN_TOKEN, logger: false });
+    const app = await buildApp({
+      db,
+      queues,
+      redis,
+      redisPrefix: config.HOOKRELAY_REDIS_PREFIX,
+      adminToken: config.ADMIN_TOKEN,
+      logger: false,
+    });
     const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
     const stack = new Stack(env, config, database, db, queues, redis, app, baseUrl);
     for (let i = 0; i < (options.workers ?? 1); i++) await stack.startWorker();

@@ -12,7 +12,8 @@ export async function registerBullBoard(admin: FastifyInstance, queues: Queues, 
   const serverAdapter = new FastifyAdapter();
   createBullBoard({
     queues: [
-      new BullMQAdapter(queues.deliveries, { description: 'Deliveries waiting, in flight and waiting to retry' }),
+      new BullMQAdapter(queues.deliveries, { description: 'First attempts: waiting, in flight, or held back by endpoint limits' }),
+      new BullMQAdapter(queues.retries, { description: 'Later attempts, delayed until their backoff is over' }),
       new BullMQAdapter(queues.deadLetters, {
         description: 'Deliveries that gave up; the failure reason says why. Retry replays the delivery.',
       }),

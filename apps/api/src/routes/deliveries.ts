@@ -71,7 +71,7 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       try {
         if (!queues.connected()) throw new Error('Redis is not connected');
         await queues.deadLetters.remove(id);
-        await enqueueDeliveries(queues.deliveries, [result.delivery], { timeoutMs: ENQUEUE_TIMEOUT_MS });
+        await enqueueDeliveries(queues, [result.delivery], { timeoutMs: ENQUEUE_TIMEOUT_MS });
       } catch (err) {
         request.log.warn({ err, deliveryId: id }, 'enqueue failed; the reconciler will pick the delivery up');
       }

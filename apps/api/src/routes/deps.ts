@@ -1,9 +1,11 @@
 import type { Db } from '@hookrelay/db';
+import type { EndpointGuard } from '@hookrelay/protection';
 import type { Queues } from '@hookrelay/queue';
 
 export interface RouteDeps {
   db: Db;
   queues: Queues;
+  guard: EndpointGuard;
 }
 
 /** How long a request waits for Redis before leaving the enqueue to the reconciler. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { EVENT_TYPE_PATTERN_SOURCE } from '@hookrelay/domain';
+import { EVENT_TYPE_PATTERN_SOURCE, OPERATIONAL_EVENT_PREFIX } from '@hookrelay/domain';
 import { getEvent, isUuid, listEvents, publishEvent } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
@@ -29,6 +29,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const { type, data, idempotencyKey: bodyKey } = request.body;
+      if (type.startsWith(OPERATIONAL_EVENT_PREFIX)) {
+        throw new HttpError(400, `body/type must not start with "${OPERATIONAL_EVENT_PREFIX}": that prefix is reserved for Hookrelay's own events`);
+      }
       const headerKey = request.headers['idempotency-key'];
       if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
         throw new HttpError(400, 'body/idempotencyKey and the Idempotency-Key header differ');
@@ -38,7 +41,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       // reconciler enqueues them from Postgres, so the answer is still 202.
       try {
         if (!queues.connected()) throw new Error('Redis is not connected');
-        await enqueueDeliveries(queues.deliveries, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });
+        await enqueueDeliveries(queues, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });
       } catch (err) {
         request.log.warn({ err, eventId: result.event.id }, 'enqueue failed; the reconciler will pick the deliveries up');
       }

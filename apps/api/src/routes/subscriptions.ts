@@ -60,12 +60,19 @@ export function toSubscriptionResponse(s: Subscription, { withSecret }: { withSe
     retryPolicy: s.retryPolicy ?? null,
     enabled: s.enabled,
     metadata: s.metadata,
+    rateLimit: s.rateLimit ?? null,
+    maxInFlight: s.maxInFlight ?? null,
+    disableOnGone: s.disableOnGone,
+    disabledReason: s.disabledReason ?? null,
     createdAt: s.createdAt.toISOString(),
     updatedAt: s.updatedAt.toISOString(),
   };
 }
 
-export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, guard }) => {
+  /** Breaker state lives in Redis; without Redis the subscription is still shown, without health. */
+  const health = (id: string) => guard.health(id).catch(() => null);
+
   const load = async (tenantId: string, id: string) => {
     const sub = isUuid(id) ? await getSubscription(db, tenantId, id) : undefined;
     if (!sub) throw notFound('subscription');
@@ -87,8 +94,11 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
         retryPolicy: body.retryPolicy ?? null,
         enabled: body.enabled ?? true,
         metadata: body.metadata ?? {},
+        rateLimit: body.rateLimit ?? null,
+        maxInFlight: body.maxInFlight ?? null,
+        disableOnGone: body.disableOnGone ?? false,
       });
-      return reply.code(201).send(toSubscriptionResponse(sub, { withSecret: true }));
+      return reply.code(201).send({ ...toSubscriptionResponse(sub, { withSecret: true }), health: await health(sub.id) });
     },
   );
 
@@ -110,7 +120,10 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
   app.get(
     '/subscriptions/:id',
     { schema: { tags: ['subscriptions'], params: IdParams, response: { 200: SubscriptionResponse, ...errorResponses } } },
-    async (request) => toSubscriptionResponse(await load(request.tenantId, request.params.id), { withSecret: true }),
+    async (request) => {
+      const sub = await load(request.tenantId, request.params.id);
+      return { ...toSubscriptionResponse(sub, { withSecret: true }), health: await health(sub.id) };
+    },
   );
 
   app.patch(
@@ -124,7 +137,7 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       },
     },
     async (request) => {
-      await load(request.tenantId, request.params.id);
+      const before = await load(request.tenantId, request.params.id);
       const body = request.body;
       checkFields(body);
       const { eventTypes, ...rest } = body;
@@ -133,7 +146,9 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
         ...(eventTypes !== undefined ? { eventTypes: normalizeEventFilters(eventTypes) } : {}),
       });
       if (!updated) throw notFound('subscription');
-      return toSubscriptionResponse(updated, { withSecret: true });
+      // Re-enabling starts the endpoint afresh: a closed breaker and no failing streak.
+      if (!before.enabled && updated.enabled) await guard.reset(updated.id);
+      return { ...toSubscriptionResponse(updated, { withSecret: true }), health: await health(updated.id) };
     },
   );
 
@@ -143,6 +158,7 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     async (request, reply) => {
       const ok = isUuid(request.params.id) && (await deleteSubscription(db, request.tenantId, request.params.id));
       if (!ok) throw notFound('subscription');
+      await guard.reset(request.params.id).catch(() => {});
       return reply.code(204).send(null);
     },
   );

@@ -31,6 +31,23 @@ const EventTypes = Type.Array(Type.String({ pattern: EVENT_FILTER_PATTERN_SOURCE
 const Headers = Type.Record(Type.String(), Type.String(), { description: 'Extra headers sent with every delivery' });
 const Metadata = Type.Record(Type.String(), Type.Unknown());
 
+export const RateLimit = Type.Object(
+  {
+    perSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10_000, description: 'Sustained deliveries per second, fleet-wide' }),
+    burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000, description: 'Deliveries allowed at once after a quiet spell' })),
+  },
+  { additionalProperties: false },
+);
+export const MaxInFlight = Type.Integer({ minimum: 1, maximum: 1_000, description: 'Deliveries in flight at once, fleet-wide' });
+
+export const Health = Type.Object({
+  state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')]),
+  failureRate: Nullable(Type.Number()),
+  openedAt: Nullable(DateTime),
+  nextProbeAt: Nullable(DateTime),
+  failingSince: Nullable(DateTime),
+});
+
 const fields = {
   url: Type.String({ minLength: 1, maxLength: 2048 }),
   eventTypes: EventTypes,
@@ -40,6 +57,9 @@ const fields = {
   retryPolicy: Nullable(RetryPolicy),
   enabled: Type.Boolean(),
   metadata: Metadata,
+  rateLimit: Nullable(RateLimit),
+  maxInFlight: Nullable(MaxInFlight),
+  disableOnGone: Type.Boolean({ description: 'Disable the subscription at once when the receiver answers 410 Gone' }),
 };
 
 export const CreateSubscriptionBody = Type.Object(
@@ -52,6 +72,9 @@ export const CreateSubscriptionBody = Type.Object(
     retryPolicy: Type.Optional(fields.retryPolicy),
     enabled: Type.Optional(fields.enabled),
     metadata: Type.Optional(fields.metadata),
+    rateLimit: Type.Optional(fields.rateLimit),
+    maxInFlight: Type.Optional(fields.maxInFlight),
+    disableOnGone: Type.Optional(fields.disableOnGone),
   },
   { additionalProperties: false },
 );
@@ -68,6 +91,11 @@ export const SubscriptionResponse = Type.Object({
   retryPolicy: Nullable(RetryPolicy),
   enabled: Type.Boolean(),
   metadata: Metadata,
+  rateLimit: Nullable(RateLimit),
+  maxInFlight: Nullable(MaxInFlight),
+  disableOnGone: Type.Boolean(),
+  disabledReason: Nullable(Type.String({ description: 'Why Hookrelay disabled it; cleared when re-enabled' })),
+  health: Type.Optional(Nullable(Health)),
   createdAt: DateTime,
   updatedAt: DateTime,
 });

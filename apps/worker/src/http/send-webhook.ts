@@ -15,6 +15,8 @@ export interface WebhookResponse {
   responseBody: string | null;
   error: string | null;
   durationMs: number;
+  /** The receiver's Retry-After header, if it sent one. */
+  retryAfter?: string | null;
 }
 
 export interface WebhookSender {
@@ -50,7 +52,14 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderO
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       const responseBody = await readCapped(res.body);
-      return { statusCode: res.statusCode, responseBody, error: null, durationMs: elapsed() };
+      const retryAfter = res.headers['retry-after'];
+      return {
+        statusCode: res.statusCode,
+        responseBody,
+        error: null,
+        durationMs: elapsed(),
+        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : (retryAfter ?? null),
+      };
     } catch (err) {
       if (signal?.aborted) throw err; // cancelled by us (shutdown): not an attempt result
       return { statusCode: null, responseBody: null, error: describe(err, timeout.aborted, timeoutMs), durationMs: elapsed() };
