@@ -2,5 +2,8 @@ import { dropStaleTestDatabases, prepareTemplateDatabase } from '@hookrelay/test
 
 export default async function setup() {
   await dropStaleTestDatabases();
-  await prepareTemplateDatabase();
+  const template = await prepareTemplateDatabase();
+  // Test files run in child processes, which inherit this.
+  process.env.HOOKRELAY_TEST_TEMPLATE = template.name;
+  return () => template.drop();
 }

@@ -9,7 +9,7 @@ const LAUNCHER = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 
 describe('pnpm start', () => {
-  const database = `hookrelay_test_${randomBytes(6).toString('hex')}`;
+  const database = `hookrelay_test_launcher_${Date.now()}_${randomBytes(4).toString('hex')}`;
   const prefix = `hrtest-${randomBytes(5).toString('hex')}`;
   const admin = postgres(`${SERVER}/postgres`, { max: 1, onnotice: () => {} });
 

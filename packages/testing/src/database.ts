@@ -3,9 +3,21 @@ import postgres from 'postgres';
 import { migrateDatabase } from '@hookrelay/db';
 
 const SERVER_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
-export const TEMPLATE_DATABASE = 'hookrelay_test_template';
-
 const urlFor = (name: string) => `${SERVER_URL}/${name}`;
+const STALE_AFTER_MS = 2 * 60 * 60_000;
+
+/**
+ * Each test run copies databases from a template of its own, named in the environment by the
+ * global setup, so two runs on one server (two checkouts, CI beside a developer) never collide.
+ */
+export const templateDatabase = (): string => {
+  const name = process.env.HOOKRELAY_TEST_TEMPLATE;
+  if (!name) throw new Error('HOOKRELAY_TEST_TEMPLATE is not set: run the tests through vitest (its global setup sets it)');
+  return name;
+};
+
+/** Test database names carry their creation time, so leftovers of killed runs can be told apart. */
+const testDatabaseName = (kind: string) => `hookrelay_test_${kind}_${Date.now()}_${randomBytes(4).toString('hex')}`;
 
 async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const sql = postgres(urlFor('postgres'), { max: 1, onnotice: () => {} });
@@ -16,13 +28,12 @@ async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   }
 }
 
-/** Builds the migrated template every test database is copied from (once per test run). */
-export async function prepareTemplateDatabase(): Promise<void> {
-  await withAdmin(async (sql) => {
-    await sql.unsafe(`drop database if exists ${TEMPLATE_DATABASE} with (force)`);
-    await sql.unsafe(`create database ${TEMPLATE_DATABASE}`);
-  });
-  await migrateDatabase(urlFor(TEMPLATE_DATABASE));
+/** Builds this run's migrated template, which every test database is copied from. */
+export async function prepareTemplateDatabase(): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = testDatabaseName('template');
+  await withAdmin((sql) => sql.unsafe(`create database ${name}`));
+  await migrateDatabase(urlFor(name));
+  return { name, drop: () => withAdmin((sql) => sql.unsafe(`drop database if exists ${name} with (force)`)).then(() => {}) };
 }
 
 export interface TestDatabase {
@@ -33,8 +44,8 @@ export interface TestDatabase {
 
 /** A fresh, migrated database of its own, copied from the template in milliseconds. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `hookrelay_test_${randomBytes(6).toString('hex')}`;
-  await withAdmin((sql) => sql.unsafe(`create database ${name} template ${TEMPLATE_DATABASE}`));
+  const name = testDatabaseName('db');
+  await withAdmin((sql) => sql.unsafe(`create database ${name} template ${templateDatabase()}`));
   return {
     url: urlFor(name),
     name,
@@ -42,10 +53,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** Removes databases left behind by test runs that were killed before they could clean up. */
+/** Removes databases left behind by test runs that were killed hours ago; live runs are left alone. */
 export async function dropStaleTestDatabases(): Promise<void> {
   await withAdmin(async (sql) => {
-    const rows = await sql<{ datname: string }[]>`select datname from pg_database where datname like 'hookrelay_test_%' and datname <> ${TEMPLATE_DATABASE}`;
-    for (const { datname } of rows) await sql.unsafe(`drop database if exists ${datname} with (force)`);
+    const rows = await sql<{ datname: string }[]>`select datname from pg_database where datname like 'hookrelay\_test\_%'`;
+    for (const { datname } of rows) {
+      const createdAt = Number(/_(\d{13})_/.exec(datname)?.[1] ?? 0);
+      if (Date.now() - createdAt > STALE_AFTER_MS) await sql.unsafe(`drop database if exists ${datname} with (force)`);
+    }
   });
 }
