@@ -14,7 +14,9 @@ import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ingestRoutes } from './routes/ingest.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { sourceRoutes } from './routes/sources.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { VERSION } from './version.ts';
 
@@ -26,6 +28,7 @@ export interface AppDeps {
   /** A fail-fast Redis client: readiness probe and endpoint health. */
   redis: Redis;
   redisPrefix: string;
+  publicUrl?: string | undefined;
   adminToken: string;
   logger: Logger | false;
 }
@@ -45,7 +48,7 @@ export async function buildApp(deps: AppDeps) {
   await registerOpenApi(app, VERSION);
   const { db, queues } = deps;
   const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
-  const routeDeps = { db, queues, guard };
+  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 
@@ -64,6 +67,8 @@ export async function buildApp(deps: AppDeps) {
     { prefix: '/admin' },
   );
 
+  await app.register(ingestRoutes, { ...routeDeps, prefix: '/in' });
+
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', tenantAuth(db));
@@ -71,6 +76,7 @@ export async function buildApp(deps: AppDeps) {
       await v1.register(eventRoutes, routeDeps);
       await v1.register(deliveryRoutes, routeDeps);
       await v1.register(settingsRoutes, routeDeps);
+      await v1.register(sourceRoutes, routeDeps);
     },
     { prefix: '/v1' },
   );

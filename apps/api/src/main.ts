@@ -17,6 +17,7 @@ const app = await buildApp({
   queues,
   redis,
   redisPrefix: config.HOOKRELAY_REDIS_PREFIX,
+  publicUrl: config.HOOKRELAY_PUBLIC_URL,
   adminToken: config.ADMIN_TOKEN,
   logger,
 });

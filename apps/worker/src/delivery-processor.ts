@@ -11,7 +11,7 @@ import {
   webhookHeaders,
   type ProtectionSettings,
 } from '@hookrelay/domain';
-import type { AttemptResult, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
+import type { AttemptResult, DeliveryProgress, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
 import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
 import type { DeadLetterJobData, DeliveryJobData } from '@hookrelay/queue';
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
@@ -19,7 +19,7 @@ import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
 
 export interface ProcessorDeps {
-  loadDeliveryStatus(id: string): Promise<string | undefined>;
+  loadDeliveryProgress(id: string): Promise<DeliveryProgress | undefined>;
   loadEvent(id: string): Promise<EventForDelivery | undefined>;
   loadSubscription(id: string): Promise<SubscriptionForDelivery | undefined>;
   sender: WebhookSender;
@@ -47,6 +47,9 @@ function unattemptable(event: EventForDelivery | undefined, sub: SubscriptionFor
   return null;
 }
 
+/** A 429 without Retry-After still slows the endpoint down a little. */
+const DEFAULT_429_PAUSE_MS = 1_000;
+
 /** Deferred jobs wake a little apart, so a crowd held back together does not return together. */
 const withJitter = (waitMs: number) => waitMs + Math.floor(Math.random() * Math.min(1_000, 20 + waitMs * 0.2));
 
@@ -63,14 +66,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
 
   async function deliver(job: Job<DeliveryJobData>, token: string | undefined, signal?: AbortSignal): Promise<void> {
     const data = job.data;
-    const [status, event, sub] = await Promise.all([
-      deps.loadDeliveryStatus(data.deliveryId),
+    const [progress, event, sub] = await Promise.all([
+      deps.loadDeliveryProgress(data.deliveryId),
       deps.loadEvent(data.eventId),
       deps.loadSubscription(data.subscriptionId),
     ]);
-    // A leftover job (re-enqueued just as its delivery finished, say) must not send again.
-    if (status !== 'pending') {
-      logger.debug({ deliveryId: data.deliveryId, status }, 'delivery no longer pending; job dropped');
+    // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made)
+    // must not send again.
+    if (progress?.status !== 'pending' || progress.attemptCount >= data.attempt) {
+      logger.debug({ deliveryId: data.deliveryId, attempt: data.attempt, progress }, 'attempt no longer owed; job dropped');
       return;
     }
 
@@ -122,7 +126,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   ): Promise<void> {
     const ok = res.statusCode !== null && res.statusCode >= 200 && res.statusCode < 300;
     const error = ok ? null : (res.error ?? `receiver answered ${res.statusCode}`);
-    const retryAfterMs = isBackPressureStatus(res.statusCode) ? parseRetryAfter(res.retryAfter, Date.now()) : null;
+    const retryAfterMs = isBackPressureStatus(res.statusCode)
+      ? (parseRetryAfter(res.retryAfter, Date.now()) ?? (res.statusCode === 429 ? DEFAULT_429_PAUSE_MS : null))
+      : null;
     const gone = res.statusCode === 410 && sub.disableOnGone;
     const { transition } = await deps.guard.record(sub.id, protection, leaseId, outcomeOf(res, ok), {
       retryAfterMs: retryAfterMs ?? 0,

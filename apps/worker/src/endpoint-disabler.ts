@@ -19,6 +19,8 @@ export function createEndpointDisabler(db: Db, queues: Queues, emit: Operational
       const batch = await endPendingDeliveries(db, sub.id, reason, BATCH);
       ended += batch.length;
       const diedAt = new Date().toISOString();
+      // An entry left from an earlier death of the same delivery would block the new one.
+      await Promise.all(batch.map((d) => queues.deadLetters.remove(d.id)));
       await queues.deadLetters.addBulk(
         batch.map((d) => ({
           name: 'dead',

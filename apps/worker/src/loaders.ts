@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import {
-  loadDeliveryStatuses,
+  loadDeliveryProgress,
   loadEventsForDelivery,
   loadSubscriptionsForDelivery,
   type Db,
+  type DeliveryProgress,
   type EventForDelivery,
   type SubscriptionForDelivery,
 } from '@hookrelay/db';
@@ -33,12 +34,12 @@ export function createLoaders(db: Db, eventCacheBytes = 64 * 1024 * 1024) {
     async (ids) => byId(ids, await loadSubscriptionsForDelivery(db, ids)),
     { cache: false },
   );
-  const statuses = new DataLoader<string, string | undefined>(
-    async (ids) => byId(ids, await loadDeliveryStatuses(db, ids)).map((row) => row?.status),
+  const progress = new DataLoader<string, DeliveryProgress | undefined>(
+    async (ids) => byId(ids, await loadDeliveryProgress(db, ids)),
     { cache: false },
   );
   return {
-    loadDeliveryStatus: (id: string) => statuses.load(id),
+    loadDeliveryProgress: (id: string) => progress.load(id),
     async loadEvent(id: string): Promise<EventForDelivery | undefined> {
       const cached = eventCache.get(id);
       if (cached) return cached;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { findOverdueDeliveries, type Db } from '@hookrelay/db';
-import { enqueueDeliveries, queuePrefix, type Queues } from '@hookrelay/queue';
+import { attemptJobId, enqueueDeliveries, queueFor, queuePrefix, toDeliveryJob, type Queues } from '@hookrelay/queue';
 
 export interface ReconcilerOptions {
   db: Db;
@@ -13,6 +13,8 @@ export interface ReconcilerOptions {
   graceMs: number;
   logger: Logger;
   batchSize?: number;
+  /** Pages looked at per pass, bounding one pass's work however large the backlog. */
+  maxPages?: number;
 }
 
 /**
@@ -25,19 +27,44 @@ export function startReconciler(opts: ReconcilerOptions) {
   const lockKey = `${queuePrefix(opts.prefix)}:reconciler:lock`;
   const owner = randomUUID();
   const batchSize = opts.batchSize ?? 1_000;
+  const maxPages = opts.maxPages ?? 50;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
   let stopped = false;
 
+  /** The overdue deliveries whose due attempt has no job in Redis. */
+  async function withoutJobs(refs: Parameters<typeof enqueueDeliveries>[1]) {
+    const pipeline = redis.pipeline();
+    for (const ref of refs) {
+      const job = toDeliveryJob(ref);
+      pipeline.exists(queueFor(queues, job).toKey(attemptJobId(job.deliveryId, job.attempt)));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return refs.filter((_, i) => results[i]?.[1] === 0);
+  }
+
+  /**
+   * One pass: pages through every pending delivery overdue by more than the grace period (held
+   * back by endpoint limits, waiting in a deep queue, or lost) and enqueues those whose job is
+   * missing. Answers how many it enqueued.
+   */
   async function runOnce(): Promise<number> {
     const acquired = await redis.set(lockKey, owner, 'PX', opts.intervalMs * 2, 'NX');
     if (acquired !== 'OK' && (await redis.get(lockKey)) !== owner) return 0;
-    const overdue = await findOverdueDeliveries(db, opts.graceMs, batchSize);
-    // Jobs that still exist are left as they are: the queue ignores a duplicate job id.
-    await enqueueDeliveries(queues, overdue);
-    if (overdue.length > 0) logger.info({ count: overdue.length }, 'reconciler checked overdue deliveries');
-    await redis.pexpire(lockKey, opts.intervalMs * 2);
-    return overdue.length;
+    let enqueued = 0;
+    let after: { nextAttemptAt: Date; id: string } | undefined;
+    for (let page = 0; page < maxPages && !stopped; page++) {
+      const overdue = await findOverdueDeliveries(db, opts.graceMs, batchSize, after);
+      const missing = await withoutJobs(overdue);
+      await enqueueDeliveries(queues, missing);
+      enqueued += missing.length;
+      await redis.pexpire(lockKey, opts.intervalMs * 2);
+      if (overdue.length < batchSize) break;
+      const last = overdue.at(-1)!;
+      after = { nextAttemptAt: last.nextAttemptAt, id: last.id };
+    }
+    if (enqueued > 0) logger.warn({ count: enqueued }, 'reconciler re-enqueued deliveries that had no job');
+    return enqueued;
   }
 
   function schedule() {

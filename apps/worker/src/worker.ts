@@ -10,12 +10,15 @@ import {
   queuePrefix,
   DEAD_LETTER_QUEUE,
   DELIVERY_QUEUE,
+  MAINTENANCE_QUEUE,
   RETRY_QUEUE,
+  type ReplayDeadJobData,
 } from '@hookrelay/queue';
 import { createDeliveryProcessor } from './delivery-processor.ts';
 import { createDeadLetterProcessor } from './dead-letter-processor.ts';
 import { createEndpointDisabler } from './endpoint-disabler.ts';
 import { createOperationalEvents } from './operational-events.ts';
+import { replayDeadDeliveries } from './replay.ts';
 import { GroupCommit } from './group-commit.ts';
 import { createWebhookSender } from './http/send-webhook.ts';
 import { createLoaders } from './loaders.ts';
@@ -96,7 +99,18 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     prefix,
     concurrency: 5,
   });
-  for (const w of [...attemptWorkers, deadLetterWorker]) {
+  const maintenanceWorker = new Worker<ReplayDeadJobData, number>(
+    MAINTENANCE_QUEUE,
+    async (job) => {
+      const { since, until, ...rest } = job.data;
+      const filter = { ...rest, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined };
+      const replayed = await replayDeadDeliveries(db, queues, filter, (n) => job.updateProgress({ replayed: n }));
+      logger.info({ ...job.data, replayed }, 'bulk replay finished');
+      return replayed;
+    },
+    { connection: redis, prefix, concurrency: 1 },
+  );
+  for (const w of [...attemptWorkers, deadLetterWorker, maintenanceWorker]) {
     w.on('error', (err) => logger.error({ err }, 'worker error'));
   }
 
@@ -124,7 +138,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
         await drained;
       }
       clearTimeout(timer);
-      await deadLetterWorker.close();
+      await Promise.all([deadLetterWorker.close(), maintenanceWorker.close()]);
       await recorder.flushed();
       await queues.close();
       await sender.close();

@@ -102,17 +102,30 @@ const refColumns = {
  * died between commit and enqueue, or Redis lost data); re-enqueueing them by delivery id is
  * harmless when the job still exists, because the queue ignores a duplicate job id.
  */
-export async function findOverdueDeliveries(db: Db, graceMs: number, limit: number): Promise<DeliveryRef[]> {
+export interface OverdueCursor {
+  nextAttemptAt: Date;
+  id: string;
+}
+
+export async function findOverdueDeliveries(
+  db: Db,
+  graceMs: number,
+  limit: number,
+  after?: OverdueCursor,
+): Promise<(DeliveryRef & { nextAttemptAt: Date })[]> {
   return db.orm
-    .select(refColumns)
+    .select({ ...refColumns, nextAttemptAt: sql<Date>`${deliveries.nextAttemptAt}`.mapWith(deliveries.nextAttemptAt) })
     .from(deliveries)
     .where(
       and(
         eq(deliveries.status, 'pending'),
         lt(deliveries.nextAttemptAt, sql`now() - make_interval(secs => ${graceMs / 1000})`),
+        after
+          ? sql`(${deliveries.nextAttemptAt}, ${deliveries.id}) > (${after.nextAttemptAt.toISOString()}::timestamptz, ${after.id}::uuid)`
+          : undefined,
       ),
     )
-    .orderBy(asc(deliveries.nextAttemptAt))
+    .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
     .limit(limit);
 }
 
@@ -138,4 +151,45 @@ export async function endPendingDeliveries(
       for update skip locked)
     returning d.id, d.tenant_id as "tenantId", d.event_id as "eventId", d.subscription_id as "subscriptionId",
               d.attempt_count as "attemptCount", d.round_start as "roundStart", d.last_status_code as "lastStatusCode"`;
+}
+
+/** Which dead deliveries a bulk replay takes; times bound when the delivery was created. */
+export interface DeadDeliveryFilter {
+  tenantId?: string | undefined;
+  subscriptionId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+function deadWhere(f: DeadDeliveryFilter) {
+  return and(
+    eq(deliveries.status, 'dead'),
+    f.tenantId ? eq(deliveries.tenantId, f.tenantId) : undefined,
+    f.subscriptionId ? eq(deliveries.subscriptionId, f.subscriptionId) : undefined,
+    f.since ? sql`${deliveries.createdAt} >= ${f.since.toISOString()}` : undefined,
+    f.until ? sql`${deliveries.createdAt} < ${f.until.toISOString()}` : undefined,
+  );
+}
+
+export async function countDeadDeliveries(db: Db, f: DeadDeliveryFilter): Promise<number> {
+  const [row] = await db.orm.select({ n: sql<number>`count(*)::int` }).from(deliveries).where(deadWhere(f));
+  return row?.n ?? 0;
+}
+
+/**
+ * Starts a fresh round for up to `limit` dead deliveries matching `f` and returns them for
+ * enqueueing. Rows another replay is taking right now are skipped, so two replays never double up.
+ */
+export async function reviveDeadDeliveries(db: Db, f: DeadDeliveryFilter, limit: number): Promise<DeliveryRef[]> {
+  const picked = db.orm
+    .select({ id: deliveries.id })
+    .from(deliveries)
+    .where(deadWhere(f))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  return db.orm
+    .update(deliveries)
+    .set({ status: 'pending', roundStart: sql`${deliveries.attemptCount}`, nextAttemptAt: new Date(), updatedAt: new Date() })
+    .where(sql`${deliveries.id} in ${picked}`)
+    .returning(refColumns);
 }

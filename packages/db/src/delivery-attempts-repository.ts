@@ -45,9 +45,15 @@ export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[
 }
 
 /** Whether each delivery is still owed an attempt: a job may outlive its delivery's round. */
-export async function loadDeliveryStatuses(db: Db, ids: readonly string[]): Promise<{ id: string; status: string }[]> {
-  return db.sql<{ id: string; status: string }[]>`
-    select id, status from deliveries where id = any(${ids as string[]}::uuid[])`;
+export interface DeliveryProgress {
+  id: string;
+  status: string;
+  attemptCount: number;
+}
+
+export async function loadDeliveryProgress(db: Db, ids: readonly string[]): Promise<DeliveryProgress[]> {
+  return db.sql<DeliveryProgress[]>`
+    select id, status, attempt_count as "attemptCount" from deliveries where id = any(${ids as string[]}::uuid[])`;
 }
 
 /** One finished attempt and the delivery state it leads to. */

@@ -3,7 +3,7 @@ import { matchesEventType } from '@hookrelay/domain';
 import type { Db } from './client.ts';
 import { newId } from './ids.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
-import { deliveries, events, idempotencyKeys } from './schema.ts';
+import { deliveries, events, idempotencyKeys, sourceReceipts, sources, type EventSource } from './schema.ts';
 import { listFanoutTargets } from './subscriptions-repository.ts';
 
 export interface PublishInput {
@@ -38,12 +38,66 @@ export interface PublishResult {
 
 const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;
 
+type Tx = Parameters<Parameters<Db['orm']['transaction']>[0]>[0];
+
+interface NewEvent {
+  id: string;
+  tenantId: string;
+  type: string;
+  data: unknown;
+  timestamp: Date;
+  idempotencyKey?: string | null;
+  source?: EventSource | null;
+}
+
+/** The subscriptions of a tenant that a new event of `type` goes to. */
+async function fanOutTargets(db: Db, tenantId: string, type: string) {
+  return (await listFanoutTargets(db, tenantId)).filter((s) => matchesEventType(s.eventTypes, type));
+}
+
+/** Inserts an event and one pending delivery per target, inside the caller's transaction. */
+async function insertEventWithDeliveries(tx: Tx, event: NewEvent, targets: { id: string }[]): Promise<DeliveryRef[]> {
+  await tx.insert(events).values({
+    id: event.id,
+    tenantId: event.tenantId,
+    type: event.type,
+    // A JSON null is a payload like any other; passed as is it would become SQL NULL.
+    data: event.data === null ? sql`'null'::json` : event.data,
+    idempotencyKey: event.idempotencyKey ?? null,
+    source: event.source ?? null,
+    deliveryCount: targets.length,
+    createdAt: event.timestamp,
+  });
+  const refs: DeliveryRef[] = targets.map((t) => ({
+    id: newId(),
+    tenantId: event.tenantId,
+    eventId: event.id,
+    subscriptionId: t.id,
+    attemptCount: 0,
+    roundStart: 0,
+  }));
+  if (refs.length > 0) {
+    await tx.insert(deliveries).values(
+      refs.map((r) => ({
+        id: r.id,
+        tenantId: event.tenantId,
+        eventId: event.id,
+        subscriptionId: r.subscriptionId,
+        nextAttemptAt: event.timestamp,
+        createdAt: event.timestamp,
+        updatedAt: event.timestamp,
+      })),
+    );
+  }
+  return refs;
+}
+
 /**
  * Records an event and one pending delivery per matching subscription in a single transaction.
  * Nothing is enqueued here: Postgres is the source of truth and the queue is rebuilt from it.
  */
 export async function publishEvent(db: Db, tenantId: string, input: PublishInput): Promise<PublishResult> {
-  const targets = (await listFanoutTargets(db, tenantId)).filter((s) => matchesEventType(s.eventTypes, input.type));
+  const targets = await fanOutTargets(db, tenantId, input.type);
   const id = newId();
   const timestamp = new Date();
 
@@ -69,43 +123,63 @@ export async function publishEvent(db: Db, tenantId: string, input: PublishInput
         if (earlier) return { event: earlier, deliveries: [], replayed: true };
       }
     }
+    const refs = await insertEventWithDeliveries(
+      tx,
+      { id, tenantId, type: input.type, data: input.data, timestamp, idempotencyKey: input.idempotencyKey },
+      targets,
+    );
+    return { event: { id, type: input.type, timestamp, deliveryCount: refs.length }, deliveries: refs, replayed: false };
+  });
+}
 
-    await tx.insert(events).values({
-      id,
-      tenantId,
-      type: input.type,
-      // A JSON null is a payload like any other; passed as is it would become SQL NULL.
-      data: input.data === null ? sql`'null'::json` : input.data,
-      idempotencyKey: input.idempotencyKey ?? null,
-      deliveryCount: targets.length,
-      createdAt: timestamp,
-    });
-    const refs: DeliveryRef[] = targets.map((t) => ({
-      id: newId(),
-      tenantId,
-      eventId: id,
-      subscriptionId: t.id,
-      attemptCount: 0,
-      roundStart: 0,
-    }));
-    if (refs.length > 0) {
-      await tx.insert(deliveries).values(
-        refs.map((r) => ({
-          id: r.id,
-          tenantId,
-          eventId: id,
-          subscriptionId: r.subscriptionId,
-          nextAttemptAt: timestamp,
-          createdAt: timestamp,
-          updatedAt: timestamp,
-        })),
-      );
+export interface SourceCall {
+  sourceId: string;
+  tenantId: string;
+  type: string;
+  data: unknown;
+  source: EventSource;
+}
+
+/**
+ * Records a verified provider call as an event with its deliveries, unless the provider already
+ * delivered this notification (same dedup key): then nothing is created and the first event's id
+ * is returned. Counts the call on the source either way.
+ */
+export async function ingestSourceCall(
+  db: Db,
+  call: SourceCall,
+): Promise<{ duplicate: boolean; eventId: string; deliveries: DeliveryRef[] }> {
+  const targets = await fanOutTargets(db, call.tenantId, call.type);
+  const id = newId();
+  const timestamp = new Date();
+  return db.orm.transaction(async (tx) => {
+    const count = (column: 'acceptedCount' | 'duplicateCount') =>
+      tx
+        .update(sources)
+        .set({ [column]: sql`${sources[column]} + 1`, lastReceivedAt: timestamp })
+        .where(eq(sources.id, call.sourceId));
+    if (call.source.dedupKey !== null) {
+      const claimed = await tx
+        .insert(sourceReceipts)
+        .values({ sourceId: call.sourceId, dedupKey: call.source.dedupKey, eventId: id, receivedAt: timestamp })
+        .onConflictDoNothing()
+        .returning({ eventId: sourceReceipts.eventId });
+      if (claimed.length === 0) {
+        const [first] = await tx
+          .select({ eventId: sourceReceipts.eventId })
+          .from(sourceReceipts)
+          .where(and(eq(sourceReceipts.sourceId, call.sourceId), eq(sourceReceipts.dedupKey, call.source.dedupKey)));
+        await count('duplicateCount');
+        return { duplicate: true, eventId: first!.eventId, deliveries: [] };
+      }
     }
-    return {
-      event: { id, type: input.type, timestamp, deliveryCount: targets.length },
-      deliveries: refs,
-      replayed: false,
-    };
+    const refs = await insertEventWithDeliveries(
+      tx,
+      { id, tenantId: call.tenantId, type: call.type, data: call.data, timestamp, source: call.source },
+      targets,
+    );
+    await count('acceptedCount');
+    return { duplicate: false, eventId: id, deliveries: refs };
   });
 }
 
@@ -115,6 +189,7 @@ const eventColumns = {
   timestamp: events.createdAt,
   data: events.data,
   idempotencyKey: events.idempotencyKey,
+  source: events.source,
   deliveryCount: events.deliveryCount,
 };
 

@@ -8,3 +8,4 @@ export * from './subscriptions-repository.ts';
 export * from './events-repository.ts';
 export * from './deliveries-repository.ts';
 export * from './delivery-attempts-repository.ts';
+export * from './sources-repository.ts';

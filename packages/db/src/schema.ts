@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -15,6 +16,13 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { RateLimit, RetryPolicy, TenantProtectionDefaults } from '@hookrelay/domain';
+
+export interface EventSource {
+  sourceId: string;
+  provider: string;
+  dedupKey: string | null;
+  headers: Record<string, string>;
+}
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -80,6 +88,8 @@ export const events = pgTable(
     // json, not jsonb: receivers get the payload exactly as it was published.
     data: json('data').notNull(),
     idempotencyKey: text('idempotency_key'),
+    /** Set when the event came from an inbound source: provider, source id, headers, dedup key. */
+    source: jsonb('source').$type<EventSource>(),
     deliveryCount: integer('delivery_count').notNull(),
     createdAt: createdAt(),
   },
@@ -149,4 +159,45 @@ export const attempts = pgTable(
     error: text('error'),
   },
   (t) => [index('attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+);
+
+/** Where a provider (Stripe, GitHub, …) sends its webhooks; each verified call becomes an event. */
+export const sources = pgTable(
+  'sources',
+  {
+    // Random (v4), not time-ordered: the id is the unguessable part of the ingest URL.
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    provider: text('provider').notNull(),
+    name: text('name').notNull(),
+    /** One or two active secrets, newest first: two while a provider secret is being rotated. */
+    secrets: text('secrets').array().notNull(),
+    eventTypePrefix: text('event_type_prefix'),
+    config: jsonb('config').$type<Record<string, unknown>>(),
+    enabled: boolean('enabled').notNull().default(true),
+    acceptedCount: bigint('accepted_count', { mode: 'number' }).notNull().default(0),
+    duplicateCount: bigint('duplicate_count', { mode: 'number' }).notNull().default(0),
+    rejectedCount: bigint('rejected_count', { mode: 'number' }).notNull().default(0),
+    lastReceivedAt: timestamp('last_received_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [index('sources_tenant_idx').on(t.tenantId, t.id).where(sql`${t.deletedAt} is null`)],
+);
+
+/** One row per accepted provider notification: a provider's retry of it finds the row and creates nothing. */
+export const sourceReceipts = pgTable(
+  'source_receipts',
+  {
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    dedupKey: text('dedup_key').notNull(),
+    eventId: uuid('event_id').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceId, t.dedupKey] })],
 );

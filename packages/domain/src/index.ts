@@ -5,3 +5,4 @@ export * from './event-types.ts';
 export * from './custom-headers.ts';
 export * from './network.ts';
 export * from './endpoint-protection.ts';
+export * from './inbound/index.ts';

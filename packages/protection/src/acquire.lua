@@ -17,7 +17,8 @@ if redis.call('HGET', KEYS[1], 'state') == 'open' then
   local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
   if now < nextProbeAt then return {0, nextProbeAt - now, 'circuit_open'} end
   local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
-  if probeUntil > now then return {0, probeUntil - now, 'circuit_probing'} end
+  -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
+  if probeUntil > now then return {0, math.min(probeUntil - now, 1000), 'circuit_probing'} end
   probe = true
 end
 

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from './connection.ts';
+import { createMaintenanceQueue, type ReplayDeadJobData } from './maintenance-queue.ts';
 
 /** First attempts of each round: never stuck behind a backlog of retries. */
 export const DELIVERY_QUEUE = 'deliveries';
@@ -79,6 +80,7 @@ export interface Queues {
   deliveries: Queue<DeliveryJobData>;
   retries: Queue<DeliveryJobData>;
   deadLetters: Queue<DeadLetterJobData>;
+  maintenance: Queue<ReplayDeadJobData>;
   /** False while the Redis connection is down: callers that must not wait can skip enqueueing. */
   connected(): boolean;
   close(): Promise<void>;
@@ -94,14 +96,16 @@ export function createQueues(
   const retries = new Queue<DeliveryJobData>(RETRY_QUEUE, { connection, prefix });
   const deadLetters = new Queue<DeadLetterJobData>(DEAD_LETTER_QUEUE, { connection, prefix });
   // Connection errors surface here too; the owner logs them (an unhandled 'error' would crash).
+  const maintenance = createMaintenanceQueue(connection, prefixName, onError);
   for (const q of [deliveries, retries, deadLetters]) q.on('error', onError);
   return {
     deliveries,
     retries,
     deadLetters,
+    maintenance,
     connected: () => connection.status === 'ready',
     async close() {
-      await Promise.all([deliveries.close(), retries.close(), deadLetters.close()]);
+      await Promise.all([deliveries.close(), retries.close(), deadLetters.close(), maintenance.close()]);
     },
   };
 }

@@ -1,2 +1,3 @@
 export * from './connection.ts';
 export * from './delivery-queue.ts';
+export * from './maintenance-queue.ts';

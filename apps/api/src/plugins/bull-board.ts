@@ -14,6 +14,7 @@ export async function registerBullBoard(admin: FastifyInstance, queues: Queues, 
     queues: [
       new BullMQAdapter(queues.deliveries, { description: 'First attempts: waiting, in flight, or held back by endpoint limits' }),
       new BullMQAdapter(queues.retries, { description: 'Later attempts, delayed until their backoff is over' }),
+      new BullMQAdapter(queues.maintenance, { description: 'Bulk replays and other background work' }),
       new BullMQAdapter(queues.deadLetters, {
         description: 'Deliveries that gave up; the failure reason says why. Retry replays the delivery.',
       }),

@@ -10,7 +10,9 @@ import {
   CreatedTenantResponse,
   TenantResponse,
 } from '../schemas/tenants.ts';
+import { AdminReplayBody, ReplayAccepted } from '../schemas/replay.ts';
 import type { RouteDeps } from './deps.ts';
+import { startDeadReplay } from './replay.ts';
 
 const presentKey = (k: { id: string; hint: string; createdAt: Date; revokedAt: Date | null }) => ({
   id: k.id,
@@ -20,7 +22,7 @@ const presentKey = (k: { id: string; hint: string; createdAt: Date; revokedAt: D
 });
 const presentTenant = (t: { id: string; name: string; createdAt: Date }) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString() });
 
-export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
   const existingTenant = async (id: string) => {
     const tenant = isUuid(id) ? await getTenant(db, id) : undefined;
     if (!tenant) throw notFound('tenant');
@@ -92,5 +94,18 @@ export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       if (!ok) throw notFound('api key');
       return reply.code(204).send(null);
     },
+  );
+
+  app.post(
+    '/replay',
+    {
+      schema: {
+        tags: ['admin'],
+        description: 'Replays dead deliveries across tenants, optionally narrowed to a tenant, a subscription and a time window.',
+        body: AdminReplayBody,
+        response: { 202: ReplayAccepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await startDeadReplay(db, queues, request.body)),
   );
 };

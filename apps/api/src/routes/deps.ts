@@ -6,6 +6,8 @@ export interface RouteDeps {
   db: Db;
   queues: Queues;
   guard: EndpointGuard;
+  /** Public base URL of the API, for the ingest URLs shown to tenants; derived from the request when unset. */
+  publicUrl?: string | undefined;
 }
 
 /** How long a request waits for Redis before leaving the enqueue to the reconciler. */

@@ -29,7 +29,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const { type, data, idempotencyKey: bodyKey } = request.body;
-      if (type.startsWith(OPERATIONAL_EVENT_PREFIX)) {
+      if (type.toLowerCase().startsWith(OPERATIONAL_EVENT_PREFIX)) {
         throw new HttpError(400, `body/type must not start with "${OPERATIONAL_EVENT_PREFIX}": that prefix is reserved for Hookrelay's own events`);
       }
       const headerKey = request.headers['idempotency-key'];

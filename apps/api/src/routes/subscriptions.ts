@@ -22,7 +22,9 @@ import {
 import { badField, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import { CreateSubscriptionBody, SubscriptionResponse, UpdateSubscriptionBody } from '../schemas/subscriptions.ts';
+import { ReplayAccepted, ReplayBody } from '../schemas/replay.ts';
 import type { RouteDeps } from './deps.ts';
+import { startDeadReplay } from './replay.ts';
 
 type Fields = Partial<Omit<SubscriptionInput, 'retryPolicy'>> & { retryPolicy?: RetryPolicy | null };
 
@@ -69,7 +71,7 @@ export function toSubscriptionResponse(s: Subscription, { withSecret }: { withSe
   };
 }
 
-export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, guard }) => {
+export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, guard, queues }) => {
   /** Breaker state lives in Redis; without Redis the subscription is still shown, without health. */
   const health = (id: string) => guard.health(id).catch(() => null);
 
@@ -147,7 +149,9 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       });
       if (!updated) throw notFound('subscription');
       // Re-enabling starts the endpoint afresh: a closed breaker and no failing streak.
-      if (!before.enabled && updated.enabled) await guard.reset(updated.id);
+      if (!before.enabled && updated.enabled) {
+        await guard.reset(updated.id).catch((err) => request.log.warn({ err }, 'could not reset endpoint state in Redis'));
+      }
       return { ...toSubscriptionResponse(updated, { withSecret: true }), health: await health(updated.id) };
     },
   );
@@ -160,6 +164,25 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       if (!ok) throw notFound('subscription');
       await guard.reset(request.params.id).catch(() => {});
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/subscriptions/:id/replay',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        description: 'Replays every dead delivery of the subscription (optionally within a time window), in the background.',
+        params: IdParams,
+        body: ReplayBody,
+        response: { 202: ReplayAccepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const sub = await load(request.tenantId, request.params.id);
+      const { since, until } = request.body;
+      const accepted = await startDeadReplay(db, queues, { tenantId: request.tenantId, subscriptionId: sub.id, since, until });
+      return reply.code(202).send(accepted);
     },
   );
 };

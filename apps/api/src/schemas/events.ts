@@ -29,6 +29,17 @@ export const EventResponse = Type.Object({
   timestamp: DateTime,
   data: Type.Unknown(),
   idempotencyKey: Nullable(Type.String()),
+  source: Nullable(
+    Type.Object(
+      {
+        sourceId: Type.String(),
+        provider: Type.String(),
+        dedupKey: Nullable(Type.String()),
+        headers: Type.Record(Type.String(), Type.String()),
+      },
+      { description: 'Set when a provider sent the event through an inbound source' },
+    ),
+  ),
 });
 
 export const EventWithDeliveries = Type.Object({

@@ -1,0 +1,1 @@
+export { COMMANDS, usage, UsageError, type CliContext } from './commands.ts';
