@@ -1,11 +1,11 @@
-import { createLogger, loadConfigOrExit, onShutdown } from '@hookrelay/config';
+import { createLogger, loadConfigOrExit, onShutdown, waitFor } from '@hookrelay/config';
 import { createDb, prepareDatabase } from '@hookrelay/db';
 import { createQueues, createRedis } from '@hookrelay/queue';
 import { buildApp } from './app.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'api');
-await prepareDatabase(config.DATABASE_URL);
+await waitFor('postgres', () => prepareDatabase(config.DATABASE_URL), logger);
 
 const db = createDb(config.DATABASE_URL, { max: 20 });
 const redis = createRedis(config.REDIS_URL, 'producer');

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfigOrExit } from '@hookrelay/config';
+import { createLogger, loadConfigOrExit, waitFor } from '@hookrelay/config';
 import { prepareDatabase } from '@hookrelay/db';
 
 /**
@@ -9,7 +9,7 @@ import { prepareDatabase } from '@hookrelay/db';
  */
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'launcher');
-await prepareDatabase(config.DATABASE_URL);
+await waitFor('postgres', () => prepareDatabase(config.DATABASE_URL), logger);
 logger.info('database ready');
 
 const tsx = import.meta.resolve('tsx');

@@ -13,6 +13,7 @@ import {
 } from '@hookrelay/domain';
 import type { AttemptResult, DeliveryProgress, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
 import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
+import type { WorkerMetrics } from '@hookrelay/metrics';
 import type { DeadLetterJobData, DeliveryJobData } from '@hookrelay/queue';
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
 import type { OperationalEvents } from './operational-events.ts';
@@ -37,6 +38,8 @@ export interface ProcessorDeps {
   leaseMs: number;
   /** Delay before retrying a job that hit an infrastructure error (Postgres down, say). */
   infraRetryMs?: number;
+  /** Prometheus counters and histograms; absent, nothing is measured. */
+  metrics?: WorkerMetrics;
 }
 
 /** Why a delivery cannot be attempted at all, or null when it can. */
@@ -89,6 +92,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
+      deps.metrics?.deferrals.inc({ reason: admission.reason });
       await job.moveToDelayed(Date.now() + withJitter(admission.waitMs), token);
       throw new DelayedError();
     }
@@ -126,6 +130,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   ): Promise<void> {
     const ok = res.statusCode !== null && res.statusCode >= 200 && res.statusCode < 300;
     const error = ok ? null : (res.error ?? `receiver answered ${res.statusCode}`);
+    deps.metrics?.attemptDuration.observe(res.durationMs / 1000);
     const retryAfterMs = isBackPressureStatus(res.statusCode)
       ? (parseRetryAfter(res.retryAfter, Date.now()) ?? (res.statusCode === 429 ? DEFAULT_429_PAUSE_MS : null))
       : null;
@@ -161,6 +166,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     };
     if (ok) {
       await deps.record({ ...attempt, status: 'succeeded', nextAttemptAt: null });
+      deps.metrics?.deliveries.inc({ outcome: 'succeeded' });
+      const answeredAt = startedAt.getTime() + (res.firstByteMs ?? res.durationMs);
+      deps.metrics?.deliveryLatency.observe(Math.max(0, answeredAt - event.timestamp.getTime()) / 1000);
     } else {
       const policyDelay = gone ? null : retryDelayMs(sub.retryPolicy, data.roundAttempt);
       if (policyDelay === null) {
@@ -172,6 +180,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         // A receiver's Retry-After is a floor under the policy's own delay.
         const delay = Math.max(policyDelay, retryAfterMs ?? 0);
         await deps.record({ ...attempt, status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
+        deps.metrics?.deliveries.inc({ outcome: 'failed_will_retry' });
         const next = { ...data, attempt: data.attempt + 1, roundAttempt: data.roundAttempt + 1 };
         await deps.scheduleRetry(next, delay).catch((err) => {
           // Postgres already says when it is due: the reconciler enqueues it if Redis did not take it.
@@ -183,6 +192,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   }
 
   async function onTransition(transition: Transition, sub: SubscriptionForDelivery, res: WebhookResponse) {
+    if (transition) deps.metrics?.breakerTransitions.inc({ transition });
     const base = { subscriptionId: sub.id, url: sub.url, lastStatusCode: res.statusCode, lastError: res.error };
     if (transition === 'opened') {
       logger.warn({ subscriptionId: sub.id }, 'circuit opened');
@@ -222,6 +232,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
             skipAttemptRow: true,
           },
     );
+    deps.metrics?.deliveries.inc({ outcome: 'dead' });
     await deps.deadLetter({
       deliveryId: data.deliveryId,
       tenantId: data.tenantId,

@@ -19,11 +19,16 @@ import { createDeadLetterProcessor } from './dead-letter-processor.ts';
 import { createEndpointDisabler } from './endpoint-disabler.ts';
 import { createOperationalEvents } from './operational-events.ts';
 import { replayDeadDeliveries } from './replay.ts';
+import { runRetention } from './retention.ts';
+
+const RETENTION_JOB = 'retention';
 import { GroupCommit } from './group-commit.ts';
 import { createWebhookSender } from './http/send-webhook.ts';
 import { createLoaders } from './loaders.ts';
 import { startReconciler } from './reconciler.ts';
 import { USER_AGENT } from './user-agent.ts';
+import { createWorkerMetrics } from '@hookrelay/metrics';
+import { startMetricsServer } from './metrics-server.ts';
 
 export type WorkerConfig = Pick<
   Config,
@@ -32,12 +37,15 @@ export type WorkerConfig = Pick<
   | 'HOOKRELAY_REDIS_PREFIX'
   | 'HOOKRELAY_ALLOW_PRIVATE_NETWORKS'
   | 'HOOKRELAY_WORKER_CONCURRENCY'
+  | 'HOST'
+  | 'HOOKRELAY_WORKER_METRICS_PORT'
   | 'HOOKRELAY_DELIVERY_TIMEOUT_MS'
   | 'HOOKRELAY_JOB_LOCK_MS'
   | 'HOOKRELAY_STALLED_INTERVAL_MS'
   | 'HOOKRELAY_RECONCILE_INTERVAL_MS'
   | 'HOOKRELAY_RECONCILE_GRACE_MS'
   | 'HOOKRELAY_SHUTDOWN_TIMEOUT_MS'
+  | 'HOOKRELAY_RETENTION_DAYS'
 >;
 
 export interface WorkerHandle {
@@ -46,6 +54,10 @@ export interface WorkerHandle {
 }
 
 export async function startWorker(config: WorkerConfig, logger: Logger): Promise<WorkerHandle> {
+  const metrics = createWorkerMetrics();
+  // Bound before anything else opens: a port already taken stops the start cleanly.
+  const metricsPort = config.HOOKRELAY_WORKER_METRICS_PORT;
+  const metricsServer = metricsPort > 0 ? await startMetricsServer(metrics.registry, metricsPort, config.HOST, logger) : undefined;
   const db = createDb(config.DATABASE_URL, { max: 10 });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.HOOKRELAY_REDIS_PREFIX);
@@ -76,6 +88,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     },
     userAgent: USER_AGENT,
     logger,
+    metrics,
   });
 
   const attemptWorkerOptions = {
@@ -99,9 +112,10 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     prefix,
     concurrency: 5,
   });
-  const maintenanceWorker = new Worker<ReplayDeadJobData, number>(
+  const maintenanceWorker = new Worker<ReplayDeadJobData, unknown>(
     MAINTENANCE_QUEUE,
     async (job) => {
+      if (job.name === RETENTION_JOB) return runRetention(db, queues, config.HOOKRELAY_RETENTION_DAYS, logger);
       const { since, until, ...rest } = job.data;
       const filter = { ...rest, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined };
       const replayed = await replayDeadDeliveries(db, queues, filter, (n) => job.updateProgress({ replayed: n }));
@@ -112,6 +126,13 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   );
   for (const w of [...attemptWorkers, deadLetterWorker, maintenanceWorker]) {
     w.on('error', (err) => logger.error({ err }, 'worker error'));
+  }
+
+  // One schedule for the whole fleet (upserting is idempotent): an hourly retention pass.
+  if (config.HOOKRELAY_RETENTION_DAYS > 0) {
+    await queues.maintenance.upsertJobScheduler(RETENTION_JOB, { every: 60 * 60_000 }, { name: RETENTION_JOB, data: {} });
+  } else {
+    await queues.maintenance.removeJobScheduler(RETENTION_JOB);
   }
 
   const reconciler = startReconciler({
@@ -144,6 +165,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
       await sender.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.close();
+      await metricsServer?.close();
       logger.info('worker stopped');
     },
   };

@@ -1,16 +1,7 @@
-import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, Stack, deleteRedisKeys, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { ApiClient, Stack, deleteRedisKeys, eventually, freePort, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { deliveriesOf, publish, settled, subscribe } from './helpers.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));

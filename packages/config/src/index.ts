@@ -17,12 +17,15 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   HOOKRELAY_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'hookrelay' }),
   HOOKRELAY_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  /** Port of the worker's Prometheus `/metrics` server, bound to HOST; 0 turns it off. */
+  HOOKRELAY_WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
   HOOKRELAY_DELIVERY_TIMEOUT_MS: Milliseconds(15_000, 100),
   HOOKRELAY_JOB_LOCK_MS: Milliseconds(45_000, 1_000),
   HOOKRELAY_STALLED_INTERVAL_MS: Milliseconds(30_000, 100),
   HOOKRELAY_RECONCILE_INTERVAL_MS: Milliseconds(15_000, 100),
   HOOKRELAY_RECONCILE_GRACE_MS: Milliseconds(60_000, 0),
   HOOKRELAY_SHUTDOWN_TIMEOUT_MS: Milliseconds(25_000, 0),
+  HOOKRELAY_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
 });
 
 export type RawConfig = Static<typeof ConfigSchema>;
@@ -76,3 +79,4 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
     process.exit(2);
   }
 }
+export * from './wait-for.ts';

@@ -9,3 +9,4 @@ export * from './events-repository.ts';
 export * from './deliveries-repository.ts';
 export * from './delivery-attempts-repository.ts';
 export * from './sources-repository.ts';
+export * from './retention-repository.ts';

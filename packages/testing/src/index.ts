@@ -3,3 +3,4 @@ export * from './database.ts';
 export * from './receiver.ts';
 export * from './redis.ts';
 export * from './stack.ts';
+export * from './tcp-proxy.ts';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Type } from 'typebox';
-import { PROVIDERS, normalizeEventType, type GenericHmacConfig, type ProviderName } from '@hookrelay/domain';
+import { OPERATIONAL_EVENT_PREFIX, PROVIDERS, normalizeEventType, type GenericHmacConfig, type ProviderName } from '@hookrelay/domain';
 import { countRejectedCall, findSourceForIngest, ingestSourceCall, isUuid } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
@@ -22,7 +22,7 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string | unde
  * `POST /in/:sourceId`: a provider's webhook. The provider's signature is the authentication, so
  * the body is kept as raw bytes, verified before anything is stored, and only then parsed.
  */
-export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues, metrics }) => {
   // Encapsulated to this plugin: every content type arrives as the exact bytes that were signed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: INGEST_BODY_LIMIT }, (_request, body, done) => done(null, body));
@@ -70,13 +70,17 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       }
 
       const description = adapter.describe(call, data, config);
+      let type = normalizeEventType(description.eventType, source.eventTypePrefix);
+      // A provider's type cannot pass for one of Hookrelay's own events.
+      if (type.toLowerCase().startsWith(OPERATIONAL_EVENT_PREFIX)) type = normalizeEventType(type, provider);
       const result = await ingestSourceCall(db, {
         sourceId,
         tenantId: source.tenantId,
-        type: normalizeEventType(description.eventType, source.eventTypePrefix),
+        type,
         data,
         source: { sourceId, provider, dedupKey: description.dedupKey, headers: description.sourceHeaders },
       });
+      if (!result.duplicate) metrics?.eventsIngested.inc({ origin: 'source' });
       try {
         if (!queues.connected()) throw new Error('Redis is not connected');
         await enqueueDeliveries(queues, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });

@@ -15,6 +15,8 @@ export interface WebhookResponse {
   responseBody: string | null;
   error: string | null;
   durationMs: number;
+  /** Milliseconds until the answer's status line and headers arrived (the first byte). */
+  firstByteMs?: number;
   /** The receiver's Retry-After header, if it sent one. */
   retryAfter?: string | null;
 }
@@ -51,6 +53,7 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderO
         dispatcher: agent,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
+      const firstByteMs = elapsed();
       const responseBody = await readCapped(res.body);
       const retryAfter = res.headers['retry-after'];
       return {
@@ -58,6 +61,7 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderO
         responseBody,
         error: null,
         durationMs: elapsed(),
+        firstByteMs,
         retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : (retryAfter ?? null),
       };
     } catch (err) {

@@ -52,8 +52,9 @@ export function parseUnixSeconds(text: string): number | null {
  * off). Some provider libraries check only the past; both directions are checked here.
  */
 export function checkTimestamp(seconds: number, nowMs: number): Verification {
-  const skewSeconds = Math.round((nowMs - seconds * 1000) / 1000);
-  if (Math.abs(nowMs - seconds * 1000) <= TIMESTAMP_TOLERANCE_MS) return OK;
+  const ageMs = nowMs - seconds * 1000;
+  if (Math.abs(ageMs) <= TIMESTAMP_TOLERANCE_MS) return OK;
+  const skewSeconds = Math.round(ageMs / 1000);
   const when = skewSeconds > 0 ? `${skewSeconds} s in the past` : `${-skewSeconds} s in the future`;
   return {
     ok: false,
