@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Db } from '@hookrelay/db';
 import { EndpointGuard } from '@hookrelay/protection';
+import type { ApiMetrics } from '@hookrelay/metrics';
 import type { Queues } from '@hookrelay/queue';
 import { adminAuth, tenantAuth } from './plugins/auth.ts';
 import { registerBullBoard } from './plugins/bull-board.ts';
 import { formatSchemaErrors, registerErrorHandling } from './plugins/errors.ts';
+import { createAppMetrics, registerMetrics } from './plugins/metrics.ts';
 import { registerOpenApi } from './plugins/openapi.ts';
 import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
@@ -17,6 +19,7 @@ import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { sourceRoutes } from './routes/sources.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { VERSION } from './version.ts';
 
@@ -31,6 +34,8 @@ export interface AppDeps {
   publicUrl?: string | undefined;
   adminToken: string;
   logger: Logger | false;
+  /** Prometheus metrics served at GET /metrics; a registry of its own is made when absent. */
+  metrics?: ApiMetrics;
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -44,11 +49,13 @@ export async function buildApp(deps: AppDeps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandling(app);
+  const metrics = deps.metrics ?? createAppMetrics(app, deps.queues);
+  registerMetrics(app, metrics);
   await app.register(sensible);
   await registerOpenApi(app, VERSION);
   const { db, queues } = deps;
   const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
-  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl };
+  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl, metrics };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 
@@ -77,6 +84,7 @@ export async function buildApp(deps: AppDeps) {
       await v1.register(deliveryRoutes, routeDeps);
       await v1.register(settingsRoutes, routeDeps);
       await v1.register(sourceRoutes, routeDeps);
+      await v1.register(statsRoutes, routeDeps);
     },
     { prefix: '/v1' },
   );

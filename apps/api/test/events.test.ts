@@ -57,6 +57,7 @@ describe('events', () => {
         timestamp: published.timestamp,
         data,
         idempotencyKey: null,
+        source: null,
         deliveries: [],
       });
       // Keys keep the order they were published in.
@@ -276,7 +277,7 @@ describe('events', () => {
       expect(pages).toHaveLength(3);
       expect(items.map((e) => e.id).sort()).toEqual(published.map((e) => e.id).sort());
       for (const e of items) {
-        expect(Object.keys(e).sort()).toEqual(['data', 'id', 'idempotencyKey', 'timestamp', 'type']);
+        expect(Object.keys(e).sort()).toEqual(['data', 'id', 'idempotencyKey', 'source', 'timestamp', 'type']);
         expect(isIsoDate(e.timestamp)).toBe(true);
       }
       const byId = new Map(items.map((e) => [e.id, e]));

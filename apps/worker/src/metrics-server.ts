@@ -11,8 +11,8 @@ export interface MetricsServer {
 
 /**
  * A worker has no API of its own, so it serves `GET /metrics` (Prometheus text format, no
- * authentication) from this small server. Rejects when the port cannot be bound, so two workers
- * on one host given the same port fail loudly at start.
+ * authentication) from this small server. Rejects when the port cannot be bound; the worker
+ * then runs on without metrics and says so.
  */
 export async function startMetricsServer(registry: Registry, port: number, host: string, logger: Logger): Promise<MetricsServer> {
   const server = createServer((req, res) => {

@@ -57,7 +57,16 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const metrics = createWorkerMetrics();
   // Bound before anything else opens: a port already taken stops the start cleanly.
   const metricsPort = config.HOOKRELAY_WORKER_METRICS_PORT;
-  const metricsServer = metricsPort > 0 ? await startMetricsServer(metrics.registry, metricsPort, config.HOST, logger) : undefined;
+  // Delivering matters more than being measured: a taken port (a second worker on one host with
+  // the default) costs this worker its metrics, not its start.
+  const metricsServer =
+    metricsPort > 0
+      ? await startMetricsServer(metrics.registry, metricsPort, config.HOST, logger).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EADDRINUSE') throw err;
+          logger.warn({ port: metricsPort }, 'metrics port is taken; this worker runs without a metrics server (set HOOKRELAY_WORKER_METRICS_PORT)');
+          return undefined;
+        })
+      : undefined;
   const db = createDb(config.DATABASE_URL, { max: 10 });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.HOOKRELAY_REDIS_PREFIX);

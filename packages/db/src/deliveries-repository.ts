@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from './client.ts';
-import type { DeliveryRef } from './events-repository.ts';
+import { createdWithin, type CreatedWindow, type DeliveryRef } from './events-repository.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
-import { attempts, deliveries } from './schema.ts';
+import { attempts, deliveries, events } from './schema.ts';
 
 export type DeliveryStatus = (typeof deliveries.$inferSelect)['status'];
 
@@ -19,10 +19,15 @@ const deliveryColumns = {
   updatedAt: deliveries.updatedAt,
 };
 
-export interface DeliveryFilter extends PageRequest {
+/** since/until bound the delivery's created_at (see createdWithin). */
+export interface DeliveryFilter extends PageRequest, CreatedWindow {
   status?: DeliveryStatus | undefined;
   subscriptionId?: string | undefined;
   eventId?: string | undefined;
+  /** The status code of the delivery's last attempt. */
+  statusCode?: number | undefined;
+  /** The exact type of the delivery's event. */
+  eventType?: string | undefined;
 }
 
 export async function listDeliveries(db: Db, tenantId: string, filter: DeliveryFilter) {
@@ -36,6 +41,13 @@ export async function listDeliveries(db: Db, tenantId: string, filter: DeliveryF
         filter.status ? eq(deliveries.status, filter.status) : undefined,
         filter.subscriptionId ? eq(deliveries.subscriptionId, filter.subscriptionId) : undefined,
         filter.eventId ? eq(deliveries.eventId, filter.eventId) : undefined,
+        filter.statusCode !== undefined ? eq(deliveries.lastStatusCode, filter.statusCode) : undefined,
+        // A semi-join rather than a join: the planner may walk deliveries newest first and probe
+        // each event by primary key, or start from events_tenant_type_idx and deliveries_event_idx.
+        filter.eventType !== undefined
+          ? sql`exists (select 1 from ${events} where ${events.id} = ${deliveries.eventId} and ${events.tenantId} = ${tenantId} and ${events.type} = ${filter.eventType})`
+          : undefined,
+        createdWithin(deliveries.id, deliveries.createdAt, filter),
         after ? lt(deliveries.id, after) : undefined,
       ),
     )

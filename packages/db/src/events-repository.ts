@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import { matchesEventType } from '@hookrelay/domain';
 import type { Db } from './client.ts';
 import { newId } from './ids.ts';
@@ -214,7 +215,67 @@ export async function getEvent(db: Db, tenantId: string, id: string) {
   return { ...event, deliveries: summaries };
 }
 
-export async function listEvents(db: Db, tenantId: string, filter: { type?: string | undefined } & PageRequest) {
+/** A creation-time window: at or after `since`, before `until`; either end may be open. */
+export interface CreatedWindow {
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+/**
+ * How far a row's id time may stray from its created_at. Events and deliveries get both from the
+ * same process clock in the same call (events-repository's insertEventWithDeliveries): the event id
+ * is minted just before the timestamp, the delivery ids just after it, inside the transaction
+ * (so after a pool wait or an idempotency-key lock wait) — milliseconds in practice, well within this.
+ */
+export const ID_TIME_SLACK_MS = 5 * 60_000;
+const MAX_UUIDV7_MS = 2 ** 48 - 1;
+
+/**
+ * The smallest UUID whose UUIDv7 time is `ms` (the 48-bit millisecond prefix followed by zeros):
+ * every v7 id minted at `ms` or later sorts at or above it, every earlier one below it.
+ * Undefined outside the 48-bit range, where no bound is needed.
+ */
+function idFloorAt(ms: number): string | undefined {
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_UUIDV7_MS) return undefined;
+  const hex = Math.floor(ms).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/** The id range that holds every row created in `w`, widened by ID_TIME_SLACK_MS on both sides. */
+export function idBoundsFor(w: CreatedWindow): { from?: string | undefined; before?: string | undefined } {
+  return {
+    from: w.since ? idFloorAt(w.since.getTime() - ID_TIME_SLACK_MS) : undefined,
+    before: w.until ? idFloorAt(w.until.getTime() + ID_TIME_SLACK_MS) : undefined,
+  };
+}
+
+/**
+ * Rows of an events- or deliveries-like table created in `w`.
+ *
+ * The created_at predicates decide membership exactly. The id bounds beside them are there for
+ * speed, in place of a created_at index: ids are UUIDv7, time-ordered, and an id's time is within
+ * ID_TIME_SLACK_MS of its row's created_at, so the bounds never drop a row the window holds. With
+ * them every existing (…, id) index — (tenant_id, id), (tenant_id, status, id),
+ * (subscription_id, id), (tenant_id, type, id) — seeks straight to the window and still yields rows
+ * in the newest-first id order that keyset pagination walks, however old the window is. A created_at
+ * index could only do one of the two (find the window, or give id order), and would be one more
+ * index for every delivery update to maintain.
+ */
+export function createdWithin(id: PgColumn, createdAt: PgColumn, w: CreatedWindow): SQL | undefined {
+  const { from, before } = idBoundsFor(w);
+  return and(
+    w.since ? gte(createdAt, w.since) : undefined,
+    w.until ? lt(createdAt, w.until) : undefined,
+    from ? gte(id, from) : undefined,
+    before ? lt(id, before) : undefined,
+  );
+}
+
+export interface EventFilter extends PageRequest, CreatedWindow {
+  type?: string | undefined;
+}
+
+export async function listEvents(db: Db, tenantId: string, filter: EventFilter) {
   const after = decodeCursor(filter.cursor);
   const rows = await db.orm
     .select(eventColumns)
@@ -223,6 +284,7 @@ export async function listEvents(db: Db, tenantId: string, filter: { type?: stri
       and(
         eq(events.tenantId, tenantId),
         filter.type ? eq(events.type, filter.type) : undefined,
+        createdWithin(events.id, events.createdAt, filter),
         after ? lt(events.id, after) : undefined,
       ),
     )

@@ -10,3 +10,4 @@ export * from './deliveries-repository.ts';
 export * from './delivery-attempts-repository.ts';
 export * from './sources-repository.ts';
 export * from './retention-repository.ts';
+export * from './stats-repository.ts';

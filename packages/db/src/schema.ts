@@ -140,6 +140,14 @@ export const deliveries = pgTable(
     index('deliveries_tenant_status_idx').on(t.tenantId, t.status, t.id),
     // The reconciler's scan: only pending rows, ordered by when they were due.
     index('deliveries_pending_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // GET /v1/deliveries?statusCode=: newest first among one code. Rows without an attempt yet
+    // (null) can never match, so they stay out of the index.
+    index('deliveries_tenant_status_code_idx')
+      .on(t.tenantId, t.lastStatusCode, t.id)
+      .where(sql`${t.lastStatusCode} is not null`),
+    // No created_at index: since/until windows on deliveries (and events) become id bounds, as ids
+    // are time-ordered UUIDv7, and use the (…, id) indexes above; see createdWithin in
+    // events-repository.ts. ?eventType= uses events_tenant_type_idx and deliveries_event_idx.
   ],
 );
 
@@ -158,7 +166,11 @@ export const attempts = pgTable(
     responseBody: text('response_body'),
     error: text('error'),
   },
-  (t) => [index('attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+  (t) => [
+    index('attempts_delivery_idx').on(t.deliveryId, t.attempt),
+    // GET /v1/stats: a tenant's attempts started in a time window (attempt ids are not time-ordered).
+    index('attempts_tenant_started_idx').on(t.tenantId, t.startedAt),
+  ],
 );
 
 /** Where a provider (Stripe, GitHub, …) sends its webhooks; each verified call becomes an event. */

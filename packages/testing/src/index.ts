@@ -1,5 +1,6 @@
 export * from './api-client.ts';
 export * from './database.ts';
+export * from './metrics.ts';
 export * from './receiver.ts';
 export * from './redis.ts';
 export * from './stack.ts';

@@ -16,6 +16,8 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   HOOKRELAY_ALLOW_PRIVATE_NETWORKS: 'true',
   HOOKRELAY_WORKER_CONCURRENCY: '10',
+  // Off: in-process workers would all want the same port. A test that scrapes picks a free one.
+  HOOKRELAY_WORKER_METRICS_PORT: '0',
   HOOKRELAY_DELIVERY_TIMEOUT_MS: '2000',
   HOOKRELAY_JOB_LOCK_MS: '4000',
   HOOKRELAY_STALLED_INTERVAL_MS: '1000',

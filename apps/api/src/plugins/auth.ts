@@ -48,5 +48,7 @@ export function tenantAuth(db: Db) {
     const tenantId = await findTenantIdByApiKey(db, key);
     if (!tenantId) return unauthorized(reply, 'API key is unknown or revoked', 'Bearer realm="hookrelay"');
     request.tenantId = tenantId;
+    // Every later log line of this request names the tenant.
+    request.log = request.log.child({ tenantId });
   };
 }

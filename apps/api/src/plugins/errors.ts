@@ -27,7 +27,8 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** One message naming the first bad field, e.g. `body/retryPolicy/schedule/0 must be >= 0`. */
 export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const first = errors[0]!;
+  // A failed `enum: [null]` branch (see NullableInput) says less than the branch for real values.
+  const first = errors.find((e) => !(e.keyword === 'enum' && isOnlyNull(e.params))) ?? errors[0]!;
   const path = `${dataVar}${first.instancePath ?? ''}`;
   const params = first.params as Record<string, unknown>;
   let message = `${path} ${first.message ?? 'is invalid'}`;
@@ -35,6 +36,9 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   if (first.keyword === 'required') message = `${path}/${String(params.missingProperty)} is required`;
   return new Error(message);
 }
+
+const isOnlyNull = (params: Record<string, unknown>) =>
+  Array.isArray(params.allowedValues) && params.allowedValues.length === 1 && params.allowedValues[0] === null;
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {

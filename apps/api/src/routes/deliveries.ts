@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { EVENT_TYPE_PATTERN_SOURCE } from '@hookrelay/domain';
 import { getDelivery, isUuid, listDeliveries, startNewRound } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import { DeliveryResponse, DeliveryStatus, DeliveryWithAttempts } from '../schemas/deliveries.ts';
+import { WindowQuery } from '../schemas/stats.ts';
 import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
+import { parseWindow } from './stats.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const Uuid = Type.String({ format: 'uuid' });
@@ -26,6 +29,13 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
             status: Type.Optional(DeliveryStatus),
             subscriptionId: Type.Optional(Uuid),
             eventId: Type.Optional(Uuid),
+            statusCode: Type.Optional(
+              Type.Integer({ minimum: 100, maximum: 599, description: "Status code of the delivery's last attempt" }),
+            ),
+            eventType: Type.Optional(
+              Type.String({ pattern: EVENT_TYPE_PATTERN_SOURCE, description: "The event's exact type" }),
+            ),
+            ...WindowQuery,
           },
           { additionalProperties: false },
         ),
@@ -33,8 +43,8 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request) => {
-      const { limit = 50, ...filter } = request.query;
-      const page = await listDeliveries(db, request.tenantId, { limit, ...filter });
+      const { limit = 50, since, until, ...filter } = request.query;
+      const page = await listDeliveries(db, request.tenantId, { limit, ...filter, ...parseWindow({ since, until }) });
       return { data: page.data.map(presentDelivery), nextCursor: page.nextCursor };
     },
   );

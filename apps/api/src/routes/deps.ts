@@ -1,4 +1,5 @@
 import type { Db } from '@hookrelay/db';
+import type { ApiMetrics } from '@hookrelay/metrics';
 import type { EndpointGuard } from '@hookrelay/protection';
 import type { Queues } from '@hookrelay/queue';
 
@@ -8,6 +9,8 @@ export interface RouteDeps {
   guard: EndpointGuard;
   /** Public base URL of the API, for the ingest URLs shown to tenants; derived from the request when unset. */
   publicUrl?: string | undefined;
+  /** Counts ingested events; absent, nothing is counted. */
+  metrics?: ApiMetrics | undefined;
 }
 
 /** How long a request waits for Redis before leaving the enqueue to the reconciler. */

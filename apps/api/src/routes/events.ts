@@ -12,11 +12,13 @@ import {
   PublishEventHeaders,
   PublishEventResponse,
 } from '../schemas/events.ts';
+import { WindowQuery } from '../schemas/stats.ts';
 import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
+import { parseWindow } from './stats.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues, metrics }) => {
   app.post(
     '/events',
     {
@@ -37,6 +39,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         throw new HttpError(400, 'body/idempotencyKey and the Idempotency-Key header differ');
       }
       const result = await publishEvent(db, request.tenantId, { type, data, idempotencyKey: bodyKey ?? headerKey });
+      if (!result.replayed) metrics?.eventsIngested.inc({ origin: 'api' });
       // Committed: from here on the delivery is owed. If Redis cannot take the jobs now, the
       // reconciler enqueues them from Postgres, so the answer is still 202.
       try {
@@ -61,15 +64,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       schema: {
         tags: ['events'],
         querystring: Type.Object(
-          { ...PageQuery, type: Type.Optional(Type.String({ pattern: EVENT_TYPE_PATTERN_SOURCE })) },
+          { ...PageQuery, type: Type.Optional(Type.String({ pattern: EVENT_TYPE_PATTERN_SOURCE })), ...WindowQuery },
           { additionalProperties: false },
         ),
         response: { 200: Page(EventResponse), ...errorResponses },
       },
     },
     async (request) => {
-      const { limit = 50, cursor, type } = request.query;
-      const page = await listEvents(db, request.tenantId, { limit, cursor, type });
+      const { limit = 50, cursor, type, since, until } = request.query;
+      const page = await listEvents(db, request.tenantId, { limit, cursor, type, ...parseWindow({ since, until }) });
       return {
         data: page.data.map((e) => ({ ...e, timestamp: e.timestamp.toISOString() })),
         nextCursor: page.nextCursor,

@@ -1,6 +1,7 @@
 import { countDeadDeliveries, type Db, type DeadDeliveryFilter } from '@hookrelay/db';
 import { requestDeadReplay, type Queues } from '@hookrelay/queue';
 import { HttpError } from '../plugins/errors.ts';
+import { parseWindow } from './stats.ts';
 
 /** Counts what a bulk replay will take, then hands the work to the workers' maintenance queue. */
 export interface ReplayRequest extends Pick<DeadDeliveryFilter, 'tenantId' | 'subscriptionId'> {
@@ -10,8 +11,7 @@ export interface ReplayRequest extends Pick<DeadDeliveryFilter, 'tenantId' | 'su
 
 export async function startDeadReplay(db: Db, queues: Queues, filter: ReplayRequest) {
   const { since, until, ...ids } = filter;
-  const window = { since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined };
-  if (window.since && window.until && window.since >= window.until) throw new HttpError(400, 'body/since must be before body/until');
+  const window = parseWindow({ since, until }, 'body');
   const count = await countDeadDeliveries(db, { ...ids, ...window });
   if (!queues.connected()) throw new HttpError(503, 'the queue is unavailable; try again shortly');
   const jobId = await requestDeadReplay(queues.maintenance, {

@@ -2,6 +2,19 @@ import { Type, type TSchema } from 'typebox';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/**
+ * Nullable for request bodies. The API's Ajv coerces types (querystrings need it), and with a
+ * `{ type: 'null' }` branch it turned 0, false and "" into null: `maxInFlight: 0` was accepted as
+ * "no value" instead of refused. `enum: [null]` matches only a real null. It goes after an object
+ * schema (null cannot be coerced into an object) and before a scalar one, whose coercion would
+ * otherwise turn null into 0 before the null branch is tried.
+ */
+export const NullableInput = <T extends TSchema>(schema: T) => {
+  const onlyNull = Type.Unsafe<null>({ enum: [null] });
+  const scalar = !('anyOf' in schema) && (schema as { type?: unknown }).type !== 'object';
+  return scalar ? Type.Union([onlyNull, schema]) : Type.Union([schema, onlyNull]);
+};
+
 export const DateTime = Type.String({ format: 'date-time' });
 
 export const IdParams = Type.Object({ id: Type.String({ description: 'Resource id' }) });

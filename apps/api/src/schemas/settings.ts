@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { MaxInFlight, RateLimit } from './subscriptions.ts';
-import { Nullable } from './common.ts';
+import { Nullable, NullableInput } from './common.ts';
 
 const Ms = (max: number, description: string) => Type.Integer({ minimum: 0, maximum: max, description });
 const DAY = 24 * 60 * 60_000;
@@ -26,7 +26,7 @@ export const Settings = Type.Object({
 
 export const SettingsPatch = Type.Object(
   {
-    rateLimit: Type.Optional(Nullable(RateLimit)),
+    rateLimit: Type.Optional(NullableInput(RateLimit)),
     maxInFlight: Type.Optional(MaxInFlight),
     breaker: Type.Optional(Type.Partial(Breaker, { additionalProperties: false })),
     autoDisableAfterMs: Type.Optional(Ms(365 * DAY, 'Disable an endpoint failing without a success for this long; 0 never')),

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { EVENT_FILTER_PATTERN_SOURCE, RETRY_LIMITS } from '@hookrelay/domain';
-import { DateTime, Nullable } from './common.ts';
+import { DateTime, Nullable, NullableInput } from './common.ts';
 
 const Delay = Type.Integer({ minimum: 0, maximum: RETRY_LIMITS.maxDelayMs });
 
@@ -54,11 +54,11 @@ const fields = {
   description: Type.String({ maxLength: 1024 }),
   secret: Type.String({ maxLength: 200, description: '`whsec_` + base64 of 24–64 bytes; generated when omitted' }),
   headers: Headers,
-  retryPolicy: Nullable(RetryPolicy),
+  retryPolicy: NullableInput(RetryPolicy),
   enabled: Type.Boolean(),
   metadata: Metadata,
-  rateLimit: Nullable(RateLimit),
-  maxInFlight: Nullable(MaxInFlight),
+  rateLimit: NullableInput(RateLimit),
+  maxInFlight: NullableInput(MaxInFlight),
   disableOnGone: Type.Boolean({ description: 'Disable the subscription at once when the receiver answers 410 Gone' }),
 };
 

@@ -1,0 +1,2 @@
+CREATE INDEX "attempts_tenant_started_idx" ON "attempts" USING btree ("tenant_id","started_at");--> statement-breakpoint
+CREATE INDEX "deliveries_tenant_status_code_idx" ON "deliveries" USING btree ("tenant_id","last_status_code","id") WHERE "deliveries"."last_status_code" is not null;
