@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { v7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, type Tenant } from '@hookrelay/testing';
 import { expectBadRequest, publish, subscribe, walkPages } from './helpers.ts';
@@ -7,12 +7,7 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
 /** A UUIDv7 minted at `ms`, as the API's own ids are. */
-function v7At(ms: number): string {
-  const rand = randomBytes(10).toString('hex');
-  const variant = (8 + (parseInt(rand[3]!, 16) & 3)).toString(16);
-  const hex = `${ms.toString(16).padStart(12, '0')}7${rand.slice(0, 3)}${variant}${rand.slice(4, 19)}`;
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
+const v7At = (ms: number): string => v7({ msecs: ms });
 
 type Status = 'pending' | 'succeeded' | 'dead';
 
