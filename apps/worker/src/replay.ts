@@ -1,4 +1,4 @@
-import { reviveDeadDeliveries, type Db, type DeadDeliveryFilter } from '@hookrelay/db';
+import { countDeadDeliveries, reviveDeadDeliveries, type Db, type DeadDeliveryFilter } from '@hookrelay/db';
 import { enqueueDeliveries, type Queues } from '@hookrelay/queue';
 
 const BATCH = 500;
@@ -14,9 +14,12 @@ export async function replayDeadDeliveries(
   filter: DeadDeliveryFilter,
   onBatch: (replayedSoFar: number) => void | Promise<void> = () => {},
 ): Promise<number> {
+  // Bounded by what was dead at the start: deliveries that die again while the replay runs (a
+  // still-broken endpoint) are not taken round again.
+  const total = await countDeadDeliveries(db, filter);
   let replayed = 0;
-  for (;;) {
-    const batch = await reviveDeadDeliveries(db, filter, BATCH);
+  while (replayed < total) {
+    const batch = await reviveDeadDeliveries(db, filter, Math.min(BATCH, total - replayed));
     if (batch.length === 0) break;
     await Promise.all(batch.map((d) => queues.deadLetters.remove(d.id)));
     await enqueueDeliveries(queues, batch);

@@ -20,14 +20,14 @@ import { createEndpointDisabler } from './endpoint-disabler.ts';
 import { createOperationalEvents } from './operational-events.ts';
 import { replayDeadDeliveries } from './replay.ts';
 import { runRetention } from './retention.ts';
-
-const RETENTION_JOB = 'retention';
 import { GroupCommit } from './group-commit.ts';
 import { createWebhookSender } from './http/send-webhook.ts';
 import { createLoaders } from './loaders.ts';
 import { startReconciler } from './reconciler.ts';
 import { USER_AGENT } from './user-agent.ts';
 import { createWorkerMetrics } from '@hookrelay/metrics';
+
+const RETENTION_JOB = 'retention';
 import { startMetricsServer } from './metrics-server.ts';
 
 export type WorkerConfig = Pick<
@@ -55,7 +55,7 @@ export interface WorkerHandle {
 
 export async function startWorker(config: WorkerConfig, logger: Logger): Promise<WorkerHandle> {
   const metrics = createWorkerMetrics();
-  // Bound before anything else opens: a port already taken stops the start cleanly.
+  // Bound before anything else opens.
   const metricsPort = config.HOOKRELAY_WORKER_METRICS_PORT;
   // Delivering matters more than being measured: a taken port (a second worker on one host with
   // the default) costs this worker its metrics, not its start.
@@ -139,7 +139,11 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
 
   // One schedule for the whole fleet (upserting is idempotent): an hourly retention pass.
   if (config.HOOKRELAY_RETENTION_DAYS > 0) {
-    await queues.maintenance.upsertJobScheduler(RETENTION_JOB, { every: 60 * 60_000 }, { name: RETENTION_JOB, data: {} });
+    await queues.maintenance.upsertJobScheduler(
+      RETENTION_JOB,
+      { every: 60 * 60_000 },
+      { name: RETENTION_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } } },
+    );
   } else {
     await queues.maintenance.removeJobScheduler(RETENTION_JOB);
   }
@@ -159,16 +163,18 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     async close() {
       await reconciler.stop();
       let timer: NodeJS.Timeout | undefined;
-      const drained = Promise.all(attemptWorkers.map((w) => w.close())).then(() => true);
+      const drained = Promise.all([...attemptWorkers, maintenanceWorker].map((w) => w.close())).then(() => true);
       const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.HOOKRELAY_SHUTDOWN_TIMEOUT_MS)));
       if (!(await Promise.race([drained, timedOut]))) {
         // Abort in-flight HTTP calls; the processor returns those jobs to the queue unspent.
         logger.warn('shutdown timeout reached; returning in-flight deliveries to the queue');
         for (const w of attemptWorkers) w.cancelAllJobs('shutdown');
+        // A replay or retention pass in progress is cut short; the next one carries on from there.
+        await maintenanceWorker.close(true);
         await drained;
       }
       clearTimeout(timer);
-      await Promise.all([deadLetterWorker.close(), maintenanceWorker.close()]);
+      await deadLetterWorker.close();
       await recorder.flushed();
       await queues.close();
       await sender.close();

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from './connection.ts';
 
-/** Background work that is not a delivery attempt: bulk replays. */
+/** Background work that is not a delivery attempt: bulk replays and the hourly retention pass. */
 export const MAINTENANCE_QUEUE = 'maintenance';
 
 /** Replays every dead delivery that matches; ISO times bound when the delivery was created. */
@@ -27,6 +27,6 @@ export function createMaintenanceQueue(connection: Redis, prefixName: string, on
 export async function requestDeadReplay(queue: Queue<ReplayDeadJobData>, data: ReplayDeadJobData): Promise<string> {
   const canonical = JSON.stringify([data.tenantId ?? null, data.subscriptionId ?? null, data.since ?? null, data.until ?? null]);
   const jobId = `replay-dead-${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}`;
-  await queue.add('replay-dead', data, { jobId, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 5, backoff: { type: 'exponential', delay: 5_000 } });
+  await queue.add('replay-dead', data, { jobId, removeOnComplete: true, removeOnFail: { age: 3600 }, attempts: 5, backoff: { type: 'exponential', delay: 5_000 } });
   return jobId;
 }
