@@ -93,7 +93,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
       deps.metrics?.deferrals.inc({ reason: admission.reason });
-      await job.moveToDelayed(Date.now() + withJitter(admission.waitMs), token);
+      // A rate-limit wait is already a slot of its own; jitter would only waste it.
+      const wait = admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs);
+      await job.moveToDelayed(Date.now() + wait, token);
       throw new DelayedError();
     }
 

@@ -70,6 +70,26 @@ describe('endpoint protection across worker processes', () => {
     await stack?.close();
   });
 
+  it('has both worker processes delivering at once', async () => {
+    // Each process runs at most 10 attempts at a time: more than 10 open requests take both.
+    const tenant = await stack.createTenant('fleet');
+    let open = 0;
+    let mostOpen = 0;
+    const slow = await receiver((_req, res) => {
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      setTimeout(() => {
+        open -= 1;
+        res.writeHead(200);
+        res.end();
+      }, 1_000);
+    });
+    await subscribe(tenant, { url: slow.url, eventTypes: ['fleet.test'], maxInFlight: 100 });
+    await Promise.all(Array.from({ length: 16 }, (_, i) => publish(tenant, 'fleet.test', { i })));
+    await slow.waitFor(16, 15_000);
+    expect(mostOpen).toBeGreaterThan(10);
+  });
+
   it('holds a rate limit and an in-flight cap fleet-wide without slowing an unlimited endpoint or using attempts', async () => {
     const tenant = await stack.createTenant('limits');
     const rated = await receiver();

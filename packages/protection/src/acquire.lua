@@ -1,5 +1,6 @@
 -- Decides, atomically for the whole fleet, whether one delivery to an endpoint may go now.
--- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause
+-- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause, 5 waiting counter,
+--       6 next free rate-limit slot for a waiting job
 -- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms
 -- Returns {allowed (1/0), wait ms, reason}. Time is Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
@@ -8,6 +9,16 @@ local leaseMs = tonumber(ARGV[2])
 local maxInFlight = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 local burst = tonumber(ARGV[5])
+
+-- How long a job held back by the endpoint's own capacity should wait. Counting the jobs turned
+-- away in the last second estimates how many are waiting; spreading them over the time the
+-- capacity needs to serve them keeps a large backlog from polling the gate (and taking worker
+-- slots from other endpoints) many times a second.
+local function backlogWait(minimum, perSecond)
+  local waiting = redis.call('INCR', KEYS[5])
+  if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
+  return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
+end
 
 local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
 if pauseUntil > now then return {0, pauseUntil - now, 'retry_after'} end
@@ -25,15 +36,22 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  -- Leases usually end long before they expire: look again soon, at the latest at the expiry.
-  return {0, math.min(tonumber(first[2]) - now, 250), 'max_in_flight'}
+  -- Leases usually end long before they expire: look again soon (a slot frees about four times a
+  -- second per slot, as a guess), later the more jobs are waiting.
+  return {0, backlogWait(math.min(tonumber(first[2]) - now, 250), maxInFlight * 4), 'max_in_flight'}
 end
 
 if rate > 0 then
   local interval = 1000 / rate
   local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
   local allowAt = tat - interval * (burst - 1)
-  if now < allowAt then return {0, math.ceil(allowAt - now), 'rate_limited'} end
+  if now < allowAt then
+    -- Each job turned away gets the next free slot after those already handed out, so a
+    -- backlog comes back one slot at a time instead of all at once at the next slot.
+    local slot = math.max(tonumber(redis.call('GET', KEYS[6]) or '0'), allowAt)
+    redis.call('SET', KEYS[6], tostring(slot + interval), 'PX', math.ceil(slot + interval - now) + 1000)
+    return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited'}
+  end
   redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
 end
 

@@ -43,7 +43,7 @@ export class EndpointGuard {
   ) {
     this.base = `${queuePrefix(prefixName)}:endpoint:`;
     // Defined commands run by EVALSHA: the script text crosses the wire once per connection.
-    redis.defineCommand('hookrelayAcquire', { numberOfKeys: 4, lua: ACQUIRE });
+    redis.defineCommand('hookrelayAcquire', { numberOfKeys: 6, lua: ACQUIRE });
     redis.defineCommand('hookrelayRecord', { numberOfKeys: 4, lua: RECORD });
     this.commands = redis as unknown as GuardCommands;
   }
@@ -56,6 +56,8 @@ export class EndpointGuard {
       tat: `${k}:tat`,
       pause: `${k}:pause`,
       window: `${k}:window`,
+      waiting: `${k}:waiting`,
+      slots: `${k}:slots`,
     };
   }
 
@@ -67,6 +69,8 @@ export class EndpointGuard {
       k.leases,
       k.tat,
       k.pause,
+      k.waiting,
+      k.slots,
       leaseId,
       leaseMs,
       settings.maxInFlight,
@@ -134,6 +138,6 @@ export class EndpointGuard {
   /** Forgets everything about an endpoint: used when a tenant re-enables or deletes it. */
   async reset(endpointId: string): Promise<void> {
     const k = this.keys(endpointId);
-    await this.redis.del(k.breaker, k.leases, k.tat, k.pause, k.window);
+    await this.redis.del(k.breaker, k.leases, k.tat, k.pause, k.window, k.waiting, k.slots);
   }
 }
