@@ -43,7 +43,8 @@ end
 
 if rate > 0 then
   local interval = 1000 / rate
-  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
+  local stored = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local tat = math.max(stored, now)
   local allowAt = tat - interval * (burst - 1)
   if now < allowAt then
     -- Each job turned away gets the next free slot after those already handed out, so a
@@ -52,7 +53,12 @@ if rate > 0 then
     redis.call('SET', KEYS[6], tostring(slot + interval), 'PX', math.ceil(slot + interval - now) + 1000)
     return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited'}
   end
-  redis.call('SET', KEYS[3], tostring(tat + interval), 'PX', math.ceil(tat + interval - now) + 1000)
+  -- While jobs wait for slots, one that comes back a little late (queue latency) keeps up to half
+  -- an interval of its slot, so lateness does not pile up into a lower rate. With nobody waiting
+  -- the limiter is exact.
+  local backlog = tonumber(redis.call('GET', KEYS[6]) or '0') > now
+  local nextTat = (backlog and math.max(stored, now - interval / 2) or tat) + interval
+  redis.call('SET', KEYS[3], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
 end
 
 if probe then
