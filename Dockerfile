@@ -22,7 +22,8 @@ COPY . .
 # application files stay read-only for the user the processes run as.
 RUN pnpm install --frozen-lockfile --prod=false
 
-# Production mode: ADMIN_TOKEN must be given (no generated token) and logs are JSON lines.
+# Production mode: ADMIN_TOKEN and HOOKRELAY_ENCRYPTION_KEY must be given (no generated token, no
+# development key) and logs are JSON lines.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000

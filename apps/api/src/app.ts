@@ -8,10 +8,14 @@ import { EndpointGuard } from '@hookrelay/protection';
 import type { ApiMetrics } from '@hookrelay/metrics';
 import type { Queues } from '@hookrelay/queue';
 import { adminAuth, tenantAuth } from './plugins/auth.ts';
+import { registerInputGuards } from './plugins/input-guards.ts';
 import { registerBullBoard } from './plugins/bull-board.ts';
 import { formatSchemaErrors, registerErrorHandling } from './plugins/errors.ts';
 import { createAppMetrics, registerMetrics } from './plugins/metrics.ts';
 import { registerOpenApi } from './plugins/openapi.ts';
+import { registerRateLimits } from './plugins/rate-limit.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
+import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.ts';
 import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -36,6 +40,8 @@ export interface AppDeps {
   logger: Logger | false;
   /** Prometheus metrics served at GET /metrics; a registry of its own is made when absent. */
   metrics?: ApiMetrics;
+  /** Rate limits and per-tenant caps (`apiLimitsFromConfig(config)`); the configuration's defaults when absent. */
+  limits?: ApiLimits;
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -49,36 +55,48 @@ export async function buildApp(deps: AppDeps) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandling(app);
+  // Before every route, so that each answer carries the headers.
+  await registerSecurityHeaders(app);
+  registerInputGuards(app);
   const metrics = deps.metrics ?? createAppMetrics(app, deps.queues);
   registerMetrics(app, metrics);
   await app.register(sensible);
   await registerOpenApi(app, VERSION);
   const { db, queues } = deps;
   const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
-  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl, metrics };
+  const limits = deps.limits ?? DEFAULT_API_LIMITS;
+  const rateLimits = await registerRateLimits(app, { redis: deps.redis, redisPrefix: deps.redisPrefix, limits });
+  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl, metrics, limits };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 
   await app.register(
     async (admin) => {
-      admin.addHook('onRequest', adminAuth(deps.adminToken));
+      admin.addHook('onRequest', adminAuth(deps.adminToken, { failures: rateLimits.authFailures }));
       await admin.register(adminTenantRoutes, routeDeps);
     },
     { prefix: '/admin' },
   );
   await app.register(
     async (board) => {
-      board.addHook('onRequest', adminAuth(deps.adminToken, { allowBasic: true }));
+      board.addHook('onRequest', adminAuth(deps.adminToken, { allowBasic: true, failures: rateLimits.authFailures }));
       await registerBullBoard(board, queues, '/admin/queues');
     },
     { prefix: '/admin' },
   );
 
-  await app.register(ingestRoutes, { ...routeDeps, prefix: '/in' });
+  await app.register(
+    async (ingest) => {
+      if (rateLimits.perSource) ingest.addHook('onRequest', rateLimits.perSource);
+      await ingest.register(ingestRoutes, routeDeps);
+    },
+    { prefix: '/in' },
+  );
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', tenantAuth(db));
+      v1.addHook('onRequest', tenantAuth(db, rateLimits.authFailures));
+      if (rateLimits.perTenant) v1.addHook('onRequest', rateLimits.perTenant);
       await v1.register(subscriptionRoutes, routeDeps);
       await v1.register(eventRoutes, routeDeps);
       await v1.register(deliveryRoutes, routeDeps);

@@ -1,13 +1,15 @@
-import { createLogger, loadConfigOrExit, onShutdown, waitFor } from '@hookrelay/config';
+import { createLogger, loadConfigOrExit, onShutdown, waitFor, warnAboutDevelopmentKey } from '@hookrelay/config';
 import { createDb, prepareDatabase } from '@hookrelay/db';
 import { createQueues, createRedis } from '@hookrelay/queue';
 import { buildApp } from './app.ts';
+import { apiLimitsFromConfig } from './limits.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'api');
+warnAboutDevelopmentKey(config, logger);
 await waitFor('postgres', () => prepareDatabase(config.DATABASE_URL), logger);
 
-const db = createDb(config.DATABASE_URL, { max: 20 });
+const db = createDb(config.DATABASE_URL, { max: 20, encryptionKeys: config.encryptionKeys });
 const redis = createRedis(config.REDIS_URL, 'producer');
 const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
 redis.on('error', redisProblem);
@@ -20,6 +22,7 @@ const app = await buildApp({
   publicUrl: config.HOOKRELAY_PUBLIC_URL,
   adminToken: config.ADMIN_TOKEN,
   logger,
+  limits: apiLimitsFromConfig(config),
 });
 
 if (config.adminTokenGenerated) {

@@ -27,6 +27,7 @@ const FIELDS = [
   'id',
   'maxInFlight',
   'metadata',
+  'previousSecretExpiresAt',
   'rateLimit',
   'retryPolicy',
   'secret',

@@ -5,7 +5,10 @@ import {
   listSubscriptions,
   listTenants,
   publishEvent,
+  reencryptSourceSecrets,
+  reencryptSubscriptionSecrets,
   type Db,
+  type ReencryptProgress,
 } from '@hookrelay/db';
 import { EVENT_TYPE_REGEX, OPERATIONAL_EVENT_PREFIX } from '@hookrelay/domain';
 import type { EndpointGuard } from '@hookrelay/protection';
@@ -123,6 +126,27 @@ export const COMMANDS: Record<string, { usage: string; run(ctx: CliContext, args
         (n) => out(`replayed ${n}…`),
       );
       out(`done: ${replayed} dead deliveries replayed`);
+    },
+  },
+  'secrets:reencrypt': {
+    usage: 'secrets:reencrypt                re-encrypt every stored secret under HOOKRELAY_ENCRYPTION_KEY, so old keys can be retired',
+    async run({ db, out }) {
+      out(`re-encrypting under key ${db.secrets.keyId}`);
+      const report = (what: string) => (p: ReencryptProgress) =>
+        out(`${what}: ${p.checked} checked, ${p.reencrypted} re-encrypted${p.failed.length ? `, ${p.failed.length} failed` : ''}…`);
+      const results = {
+        subscriptions: await reencryptSubscriptionSecrets(db, { onProgress: report('subscriptions') }),
+        sources: await reencryptSourceSecrets(db, { onProgress: report('sources') }),
+      };
+      for (const [what, r] of Object.entries(results)) {
+        out(`${what}: done, ${r.checked} checked, ${r.reencrypted} re-encrypted, ${r.failed.length} failed`);
+        for (const f of r.failed) out(`  ${what.slice(0, -1)} ${f.id}: ${f.error}`);
+      }
+      const failed = results.subscriptions.failed.length + results.sources.failed.length;
+      if (failed > 0) {
+        throw new Error(`${failed} row(s) could not be re-encrypted: keep the old keys configured until they are fixed`);
+      }
+      out('every secret is now under the current key; HOOKRELAY_ENCRYPTION_OLD_KEYS can be emptied');
     },
   },
   queues: {

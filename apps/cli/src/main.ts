@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfigOrExit } from '@hookrelay/config';
+import { loadConfigOrExit, warnAboutDevelopmentKey } from '@hookrelay/config';
 import { createDb, prepareDatabase } from '@hookrelay/db';
 import { EndpointGuard } from '@hookrelay/protection';
 import { createQueues, createRedis } from '@hookrelay/queue';
@@ -17,8 +17,9 @@ if (values.help || !command) {
 }
 
 const config = loadConfigOrExit();
+warnAboutDevelopmentKey(config, { warn: (message) => console.error(`warning: ${message}`) });
 await prepareDatabase(config.DATABASE_URL);
-const db = createDb(config.DATABASE_URL, { max: 2 });
+const db = createDb(config.DATABASE_URL, { max: 2, encryptionKeys: config.encryptionKeys });
 const redis = createRedis(config.REDIS_URL, 'worker');
 const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
 let code = 0;

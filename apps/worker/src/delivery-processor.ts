@@ -116,7 +116,11 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       ...sub.headers,
       'content-type': 'application/json',
       'user-agent': deps.userAgent,
-      ...webhookHeaders(secretKey(sub.secret), { msgId: event.id, timestamp: Math.floor(startedAt.getTime() / 1000), body }),
+      // While a rotated-out secret's overlap lasts, both signatures go: the receiver may know either.
+      ...webhookHeaders(
+        sub.previousSecret ? [secretKey(sub.secret), secretKey(sub.previousSecret)] : [secretKey(sub.secret)],
+        { msgId: event.id, timestamp: Math.floor(startedAt.getTime() / 1000), body },
+      ),
     };
     return deps.sender.send({ url: sub.url, headers, body }, signal);
   }

@@ -46,6 +46,7 @@ export type WorkerConfig = Pick<
   | 'HOOKRELAY_RECONCILE_GRACE_MS'
   | 'HOOKRELAY_SHUTDOWN_TIMEOUT_MS'
   | 'HOOKRELAY_RETENTION_DAYS'
+  | 'encryptionKeys'
 >;
 
 export interface WorkerHandle {
@@ -67,7 +68,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
           return undefined;
         })
       : undefined;
-  const db = createDb(config.DATABASE_URL, { max: 10 });
+  const db = createDb(config.DATABASE_URL, { max: 10, encryptionKeys: config.encryptionKeys });
   const redis = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.HOOKRELAY_REDIS_PREFIX);
   const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');

@@ -7,6 +7,8 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'headers.authorization',
   '*.secret',
+  '*.previousSecret',
+  '*.secrets',
   '*.apiKey',
   '*["webhook-signature"]',
 ];

@@ -1,5 +1,6 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { createSecretBox, type SecretBox, type SecretBoxKeys } from '@hookrelay/domain';
 import * as schema from './schema.ts';
 
 export type Orm = PostgresJsDatabase<typeof schema>;
@@ -9,19 +10,36 @@ export type Sql = postgres.Sql;
 export interface Db {
   orm: Orm;
   sql: Sql;
+  /** Encrypts signing secrets as the repositories write them and decrypts them as they read. */
+  secrets: SecretBox;
   close(): Promise<void>;
 }
 
 export interface DbOptions {
   max?: number;
+  /** The keys signing secrets are encrypted under at rest: `config.encryptionKeys`. */
+  encryptionKeys: SecretBoxKeys;
 }
 
-export function createDb(url: string, { max = 10 }: DbOptions = {}): Db {
+export function createDb(url: string, { max = 10, encryptionKeys }: DbOptions): Db {
   // JIT compiles short OLTP queries for hundreds of milliseconds more than they take to run.
   const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'hookrelay', jit: 'off' } });
   return {
     orm: drizzle(sql, { schema }),
     sql,
+    secrets: encryptionKeys ? createSecretBox(encryptionKeys) : missingSecretBox,
     close: () => sql.end({ timeout: 5 }),
   };
 }
+
+/** For a caller that gave no keys: secrets are neither written in plain text nor read with a guessed key. */
+const missingSecretBox: SecretBox = {
+  keyId: 'none',
+  encrypt: () => {
+    throw new Error('createDb was called without encryptionKeys: signing secrets cannot be encrypted');
+  },
+  decrypt: () => {
+    throw new Error('createDb was called without encryptionKeys: signing secrets cannot be decrypted');
+  },
+  isCurrent: () => false,
+};

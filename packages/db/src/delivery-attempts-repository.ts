@@ -14,7 +14,10 @@ export interface SubscriptionForDelivery {
   id: string;
   tenantId: string;
   url: string;
+  /** Plain text (decrypted here). */
   secret: string;
+  /** The secret before the last rotation while its overlap lasts (plain text), else null: sign with both. */
+  previousSecret: string | null;
   headers: Record<string, string>;
   retryPolicy: RetryPolicy | null;
   enabled: boolean;
@@ -36,12 +39,19 @@ export async function loadEventsForDelivery(db: Db, ids: readonly string[]): Pro
 }
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
-  return db.sql<SubscriptionForDelivery[]>`
-    select s.id, s.tenant_id as "tenantId", s.url, s.secret, s.headers, s.retry_policy as "retryPolicy", s.enabled,
+  const rows = await db.sql<SubscriptionForDelivery[]>`
+    select s.id, s.tenant_id as "tenantId", s.url, s.secret,
+           case when s.previous_secret_expires_at > now() then s.previous_secret end as "previousSecret",
+           s.headers, s.retry_policy as "retryPolicy", s.enabled,
            s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
            s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"
     from subscriptions s join tenants t on t.id = s.tenant_id
     where s.id = any(${ids as string[]}::uuid[])`;
+  return rows.map((row) => ({
+    ...row,
+    secret: db.secrets.decrypt(row.secret),
+    previousSecret: row.previousSecret === null ? null : db.secrets.decrypt(row.previousSecret),
+  }));
 }
 
 /** Whether each delivery is still owed an attempt: a job may outlive its delivery's round. */

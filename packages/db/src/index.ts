@@ -11,3 +11,5 @@ export * from './delivery-attempts-repository.ts';
 export * from './sources-repository.ts';
 export * from './retention-repository.ts';
 export * from './stats-repository.ts';
+export type { ReencryptOptions, ReencryptProgress } from './reencrypt.ts';
+export * from './caps-repository.ts';

@@ -59,7 +59,11 @@ export const subscriptions = pgTable(
     url: text('url').notNull(),
     eventTypes: text('event_types').array().notNull(),
     description: text('description'),
+    /** The signing secret, encrypted at rest (`enc:v1:…`; plain `whsec_…` in rows from before encryption). */
     secret: text('secret').notNull(),
+    /** The secret before the last rotation, encrypted; deliveries are signed with it too until it expires. */
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     retryPolicy: jsonb('retry_policy').$type<RetryPolicy>(),
     enabled: boolean('enabled').notNull().default(true),
@@ -184,7 +188,7 @@ export const sources = pgTable(
       .references(() => tenants.id, { onDelete: 'cascade' }),
     provider: text('provider').notNull(),
     name: text('name').notNull(),
-    /** One or two active secrets, newest first: two while a provider secret is being rotated. */
+    /** One or two active secrets, newest first: two while a provider secret is being rotated. Encrypted at rest. */
     secrets: text('secrets').array().notNull(),
     eventTypePrefix: text('event_type_prefix'),
     config: jsonb('config').$type<Record<string, unknown>>(),

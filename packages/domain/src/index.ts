@@ -6,3 +6,5 @@ export * from './custom-headers.ts';
 export * from './network.ts';
 export * from './endpoint-protection.ts';
 export * from './inbound/index.ts';
+export * from './secret-box.ts';
+export * from './json-limits.ts';

@@ -39,11 +39,22 @@ export function sign(key: Buffer, { msgId, timestamp, body }: SignInput): string
   return `v1,${mac}`;
 }
 
-/** The three Standard Webhooks headers for one attempt. */
-export function webhookHeaders(key: Buffer, input: SignInput): Record<string, string> {
+/**
+ * The `webhook-signature` value for one or more keys: one `v1,<mac>` per key, space-separated, as
+ * the Standard Webhooks spec allows while a secret is rotated. A receiver accepts the message when
+ * any signature matches a secret it knows.
+ */
+export function signatureHeader(keys: Buffer | readonly Buffer[], input: SignInput): string {
+  const list = Buffer.isBuffer(keys) ? [keys] : keys;
+  if (list.length === 0) throw new Error('signatureHeader needs at least one key');
+  return list.map((key) => sign(key, input)).join(' ');
+}
+
+/** The three Standard Webhooks headers for one attempt, signed with each key given (newest first). */
+export function webhookHeaders(keys: Buffer | readonly Buffer[], input: SignInput): Record<string, string> {
   return {
     'webhook-id': input.msgId,
     'webhook-timestamp': String(input.timestamp),
-    'webhook-signature': sign(key, input),
+    'webhook-signature': signatureHeader(keys, input),
   };
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { SECRET_PREFIX, generateSecret, secretKey, secretProblem, sign, webhookHeaders } from '../src/signing.ts';
+import { SECRET_PREFIX, generateSecret, secretKey, secretProblem, sign, signatureHeader, webhookHeaders } from '../src/signing.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const secretOfBytes = (n: number) => SECRET_PREFIX + Buffer.alloc(n, 0xab).toString('base64');
@@ -146,5 +146,27 @@ describe('secretProblem', () => {
     ['whitespace', 'whsec_ ' + Buffer.alloc(32, 1).toString('base64')],
   ])('rejects %s as bad base64', (_label, secret) => {
     expect(secretProblem(secret)).toMatch(/followed by base64/);
+  });
+});
+
+describe('signatureHeader (secret rotation)', () => {
+  const input = { msgId: 'msg_rotate', timestamp: Math.floor(Date.now() / 1000), body: '{"type":"x.y","data":{}}' };
+  const fresh = generateSecret();
+  const previous = generateSecret();
+
+  it('signs with every key, newest first, space-separated; either secret verifies', () => {
+    const header = signatureHeader([secretKey(fresh), secretKey(previous)], input);
+    expect(header).toBe(`${sign(secretKey(fresh), input)} ${sign(secretKey(previous), input)}`);
+    const headers = webhookHeaders([secretKey(fresh), secretKey(previous)], input);
+    expect(headers['webhook-signature']).toBe(header);
+    expect(new Webhook(fresh).verify(input.body, headers)).toEqual(JSON.parse(input.body));
+    expect(new Webhook(previous).verify(input.body, headers)).toEqual(JSON.parse(input.body));
+    expect(() => new Webhook(generateSecret()).verify(input.body, headers)).toThrow();
+  });
+
+  it('with one key is the single signature, and refuses no key at all', () => {
+    expect(signatureHeader([secretKey(fresh)], input)).toBe(sign(secretKey(fresh), input));
+    expect(signatureHeader(secretKey(fresh), input)).toBe(sign(secretKey(fresh), input));
+    expect(() => signatureHeader([], input)).toThrow(/at least one key/);
   });
 });

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '@hookrelay/config';
 import { createDb, type Db } from '@hookrelay/db';
 import { createQueues, createRedis, type Queues } from '@hookrelay/queue';
-import { buildApp } from '@hookrelay/api';
+import { apiLimitsFromConfig, buildApp } from '@hookrelay/api';
 import { startWorker, type WorkerHandle } from '@hookrelay/worker';
 import { ApiClient } from './api-client.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -24,6 +24,8 @@ export const TEST_ENV: Record<string, string> = {
   HOOKRELAY_RECONCILE_INTERVAL_MS: '500',
   HOOKRELAY_RECONCILE_GRACE_MS: '1500',
   HOOKRELAY_SHUTDOWN_TIMEOUT_MS: '3000',
+  // A key of the tests' own (not the development fallback), so tests run as production would.
+  HOOKRELAY_ENCRYPTION_KEY: Buffer.from('hookrelay-test-encryption-key-32').toString('base64'),
 };
 
 export interface StackOptions {
@@ -75,7 +77,7 @@ export class Stack {
       ...options.env,
     };
     const config = loadConfig(env);
-    const db = createDb(config.DATABASE_URL, { max: 5 });
+    const db = createDb(config.DATABASE_URL, { max: 5, encryptionKeys: config.encryptionKeys });
     const redis = createRedis(config.REDIS_URL, 'producer');
     const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
     const app = await buildApp({
@@ -85,6 +87,7 @@ export class Stack {
       redisPrefix: config.HOOKRELAY_REDIS_PREFIX,
       adminToken: config.ADMIN_TOKEN,
       logger: false,
+      limits: apiLimitsFromConfig(config),
     });
     const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
     const stack = new Stack(env, config, database, db, queues, redis, app, baseUrl);

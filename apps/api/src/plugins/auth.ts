@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { safeEqual } from '@hookrelay/domain';
 import { findTenantIdByApiKey, type Db } from '@hookrelay/db';
+import type { AuthFailureLimiter } from './rate-limit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,21 +33,28 @@ function unauthorized(reply: FastifyReply, message: string, challenge: string) {
     .send({ statusCode: 401, error: 'Unauthorized', message });
 }
 
-export function adminAuth(adminToken: string, { allowBasic = false } = {}) {
+export function adminAuth(adminToken: string, { allowBasic = false, failures }: { allowBasic?: boolean; failures?: AuthFailureLimiter | undefined } = {}) {
   return async function checkAdmin(request: FastifyRequest, reply: FastifyReply) {
     const token = bearer(request) ?? (allowBasic ? basicPassword(request) : undefined);
+    // An address that sent too many wrong credentials is refused even a right one, until its window ends.
+    if (token && failures && (await failures.blocked(request, reply))) return reply;
     if (token && safeEqual(token, adminToken)) return;
+    if (token) await failures?.failed(request);
     const challenge = allowBasic ? 'Basic realm="hookrelay-admin", charset="UTF-8"' : 'Bearer realm="hookrelay-admin"';
     return unauthorized(reply, token ? 'invalid admin token' : 'admin token required', challenge);
   };
 }
 
-export function tenantAuth(db: Db) {
+export function tenantAuth(db: Db, failures?: AuthFailureLimiter) {
   return async function checkTenant(request: FastifyRequest, reply: FastifyReply) {
     const key = bearer(request);
     if (!key) return unauthorized(reply, 'API key required: Authorization: Bearer <apiKey>', 'Bearer realm="hookrelay"');
+    if (failures && (await failures.blocked(request, reply))) return reply;
     const tenantId = await findTenantIdByApiKey(db, key);
-    if (!tenantId) return unauthorized(reply, 'API key is unknown or revoked', 'Bearer realm="hookrelay"');
+    if (!tenantId) {
+      await failures?.failed(request);
+      return unauthorized(reply, 'API key is unknown or revoked', 'Bearer realm="hookrelay"');
+    }
     request.tenantId = tenantId;
     // Every later log line of this request names the tenant.
     request.log = request.log.child({ tenantId });

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
-import { InvalidCursorError } from '@hookrelay/db';
+import { InvalidCursorError, TenantCapError } from '@hookrelay/db';
 
 /** A 4xx whose message says which field is wrong and why. */
 export class HttpError extends Error {
@@ -43,6 +43,7 @@ const isOnlyNull = (params: Record<string, unknown>) =>
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     if (error instanceof InvalidCursorError) return reply.code(400).send(body(400, `querystring/cursor ${error.message}`));
+    if (error instanceof TenantCapError) return reply.code(409).send({ ...body(409, error.message), code: 'TENANT_CAP_REACHED' });
     const status = error.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');

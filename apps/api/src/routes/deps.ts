@@ -2,6 +2,7 @@ import type { Db } from '@hookrelay/db';
 import type { ApiMetrics } from '@hookrelay/metrics';
 import type { EndpointGuard } from '@hookrelay/protection';
 import type { Queues } from '@hookrelay/queue';
+import type { ApiLimits } from '../limits.ts';
 
 export interface RouteDeps {
   db: Db;
@@ -11,6 +12,8 @@ export interface RouteDeps {
   publicUrl?: string | undefined;
   /** Counts ingested events; absent, nothing is counted. */
   metrics?: ApiMetrics | undefined;
+  /** Per-tenant caps on subscriptions and sources; none when absent. */
+  limits?: ApiLimits | undefined;
 }
 
 /** How long a request waits for Redis before leaving the enqueue to the reconciler. */

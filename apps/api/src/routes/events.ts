@@ -22,6 +22,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
   app.post(
     '/events',
     {
+      // `data` goes to a json column as published: NUL, lone surrogates and all.
+      config: { verbatimBodyFields: ['data'] },
       schema: {
         tags: ['events'],
         body: PublishEventBody,

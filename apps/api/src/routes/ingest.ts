@@ -1,7 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Type } from 'typebox';
-import { OPERATIONAL_EVENT_PREFIX, PROVIDERS, normalizeEventType, type GenericHmacConfig, type ProviderName } from '@hookrelay/domain';
+import {
+  MAX_JSON_DEPTH,
+  OPERATIONAL_EVENT_PREFIX,
+  PROVIDERS,
+  jsonDepthExceeds,
+  normalizeEventType,
+  storableKey,
+  type GenericHmacConfig,
+  type ProviderName,
+} from '@hookrelay/domain';
 import { countRejectedCall, findSourceForIngest, ingestSourceCall, isUuid } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
@@ -64,6 +73,8 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       } catch {
         throw new HttpError(400, 'body is signed correctly but is not a payload this provider sends');
       }
+      // Thousands of nested arrays would overflow JSON.stringify when stored: a 500 before this check.
+      if (jsonDepthExceeds(data)) throw new HttpError(400, `body is signed correctly but nested deeper than ${MAX_JSON_DEPTH} levels`);
       // Slack confirms a new endpoint by asking it to echo a challenge.
       if (provider === 'slack' && (data as { type?: unknown })?.type === 'url_verification') {
         return reply.send({ challenge: String((data as { challenge?: unknown }).challenge ?? '') });
@@ -78,7 +89,8 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
         tenantId: source.tenantId,
         type,
         data,
-        source: { sourceId, provider, dedupKey: description.dedupKey, headers: description.sourceHeaders },
+        // A key too long for the receipts index, or with NUL in it, is kept as its digest: a 500 before.
+        source: { sourceId, provider, dedupKey: description.dedupKey === null ? null : storableKey(description.dedupKey), headers: description.sourceHeaders },
       });
       if (!result.duplicate) metrics?.eventsIngested.inc({ origin: 'source' });
       try {

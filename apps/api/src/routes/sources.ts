@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { OPERATIONAL_EVENT_PREFIX, PROVIDERS, type GenericHmacConfig, type ProviderName } from '@hookrelay/domain';
 import {
   createSource,
+  createWithinCap,
   deleteSource,
   getSource,
   isUuid,
@@ -51,7 +52,7 @@ export function ingestUrlFor(request: FastifyRequest, publicUrl: string | undefi
   return `${base.replace(/\/+$/, '')}/in/${id}`;
 }
 
-export const sourceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, publicUrl }) => {
+export const sourceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, publicUrl, limits }) => {
   const present = (request: FastifyRequest, s: Source) => ({
     id: s.id,
     provider: s.provider,
@@ -85,14 +86,16 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       if (!secrets) throw badField('body/secret', 'is required: the provider signs its calls with it');
       checkProviderFields(body.provider, secrets, body.config);
       checkPrefix(body.eventTypePrefix);
-      const source = await createSource(db, request.tenantId, {
+      // At most HOOKRELAY_MAX_SOURCES_PER_TENANT live ones: a 409 past it, and nothing written.
+      const cap = limits?.maxSourcesPerTenant ?? 0;
+      const source = await createWithinCap(db, request.tenantId, 'sources', cap, (db) => createSource(db, request.tenantId, {
         provider: body.provider,
         name: body.name,
         secrets,
         eventTypePrefix: body.eventTypePrefix ?? null,
         config: body.config ?? null,
         enabled: body.enabled ?? true,
-      });
+      }));
       return reply.code(201).send(present(request, source));
     },
   );

@@ -11,17 +11,19 @@ import {
 } from '@hookrelay/domain';
 import {
   createSubscription,
+  createWithinCap,
   deleteSubscription,
   getSubscription,
   isUuid,
   listSubscriptions,
+  rotateSubscriptionSecret,
   updateSubscription,
   type Subscription,
   type SubscriptionInput,
 } from '@hookrelay/db';
 import { badField, notFound } from '../plugins/errors.ts';
-import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
-import { CreateSubscriptionBody, SubscriptionResponse, UpdateSubscriptionBody } from '../schemas/subscriptions.ts';
+import { IdParams, NullableInput, Page, PageQuery, errorResponses } from '../schemas/common.ts';
+import { CreateSubscriptionBody, RotateSecretBody, SubscriptionResponse, UpdateSubscriptionBody } from '../schemas/subscriptions.ts';
 import { ReplayAccepted, ReplayBody } from '../schemas/replay.ts';
 import type { RouteDeps } from './deps.ts';
 import { startDeadReplay } from './replay.ts';
@@ -58,6 +60,8 @@ export function toSubscriptionResponse(s: Subscription, { withSecret }: { withSe
     eventTypes: s.eventTypes,
     description: s.description,
     ...(withSecret ? { secret: s.secret } : {}),
+    // The repository reads an ended overlap as null.
+    previousSecretExpiresAt: s.previousSecretExpiresAt?.toISOString() ?? null,
     headers: s.headers,
     retryPolicy: s.retryPolicy ?? null,
     enabled: s.enabled,
@@ -71,7 +75,7 @@ export function toSubscriptionResponse(s: Subscription, { withSecret }: { withSe
   };
 }
 
-export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, guard, queues }) => {
+export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, guard, queues, limits }) => {
   /** Breaker state lives in Redis; without Redis the subscription is still shown, without health. */
   const health = (id: string) => guard.health(id).catch(() => null);
 
@@ -87,7 +91,9 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     async (request, reply) => {
       const body = request.body;
       checkFields(body);
-      const sub = await createSubscription(db, request.tenantId, {
+      // At most HOOKRELAY_MAX_SUBSCRIPTIONS_PER_TENANT live ones: a 409 past it, and nothing written.
+      const cap = limits?.maxSubscriptionsPerTenant ?? 0;
+      const sub = await createWithinCap(db, request.tenantId, 'subscriptions', cap, (db) => createSubscription(db, request.tenantId, {
         url: body.url,
         eventTypes: normalizeEventFilters(body.eventTypes),
         description: body.description ?? null,
@@ -99,7 +105,7 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
         rateLimit: body.rateLimit ?? null,
         maxInFlight: body.maxInFlight ?? null,
         disableOnGone: body.disableOnGone ?? false,
-      });
+      }));
       return reply.code(201).send({ ...toSubscriptionResponse(sub, { withSecret: true }), health: await health(sub.id) });
     },
   );
@@ -164,6 +170,33 @@ export const subscriptionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       if (!ok) throw notFound('subscription');
       await guard.reset(request.params.id).catch(() => {});
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/subscriptions/:id/rotate-secret',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        description:
+          'Replaces the signing secret (with `secret`, or a generated one). For 24 h deliveries carry two signatures, ' +
+          'with the new secret and the old, so receivers can switch over; then only the new one.',
+        params: IdParams,
+        body: NullableInput(RotateSecretBody),
+        response: { 200: SubscriptionResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const secret = request.body?.secret;
+      if (secret !== undefined) {
+        const problem = secretProblem(secret);
+        if (problem) throw badField('body/secret', problem);
+      }
+      const rotated = isUuid(request.params.id)
+        ? await rotateSubscriptionSecret(db, request.tenantId, request.params.id, secret ?? generateSecret())
+        : undefined;
+      if (!rotated) throw notFound('subscription');
+      return { ...toSubscriptionResponse(rotated, { withSecret: true }), health: await health(rotated.id) };
     },
   );
 

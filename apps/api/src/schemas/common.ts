@@ -38,4 +38,6 @@ export const errorResponses = {
   400: ErrorResponse,
   401: ErrorResponse,
   404: ErrorResponse,
+  409: ErrorResponse,
+  429: ErrorResponse,
 };

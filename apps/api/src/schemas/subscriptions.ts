@@ -81,12 +81,20 @@ export const CreateSubscriptionBody = Type.Object(
 
 export const UpdateSubscriptionBody = Type.Partial(CreateSubscriptionBody, { additionalProperties: false, minProperties: 1 });
 
+export const RotateSecretBody = Type.Object(
+  { secret: Type.Optional(Type.String({ maxLength: 200, description: 'The new secret: `whsec_` + base64 of 24–64 bytes; generated when omitted' })) },
+  { additionalProperties: false },
+);
+
 export const SubscriptionResponse = Type.Object({
   id: Type.String(),
   url: Type.String(),
   eventTypes: Type.Array(Type.String()),
   description: Nullable(Type.String()),
   secret: Type.Optional(Type.String()),
+  previousSecretExpiresAt: Type.Union([DateTime, Type.Null()], {
+    description: 'Until when deliveries also carry a signature made with the secret before the last rotation; null when they do not',
+  }),
   headers: Headers,
   retryPolicy: Nullable(RetryPolicy),
   enabled: Type.Boolean(),
