@@ -1,11 +1,10 @@
-import { createServer, connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '@hookrelay/api';
 import { createQueues, createRedis } from '@hookrelay/queue';
-import { Stack, TEST_REDIS_URL, freePort, type ApiResponse, type Tenant } from '@hookrelay/testing';
+import { Stack, TEST_REDIS_URL, freePort, startTcpProxy, type ApiResponse, type Tenant } from '@hookrelay/testing';
 import { expectUnauthorized } from './helpers.ts';
 
 function expectTooManyRequests(res: ApiResponse, { windowSeconds, message }: { windowSeconds: number; message: RegExp }): void {
@@ -196,39 +195,6 @@ describe('per-tenant caps', () => {
   });
 });
 
-/** A TCP proxy to Redis that can stop forwarding (Redis hangs) or close (Redis is down). */
-async function startRedisProxy(targetPort: number) {
-  const sockets = new Set<Socket>();
-  let frozen = false;
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (chunk) => {
-      if (!frozen) upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => client.write(chunk));
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    freeze: () => {
-      frozen = true;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('rate limits when Redis fails', () => {
   let stack: Stack;
@@ -276,7 +242,7 @@ describe('rate limits when Redis fails', () => {
   }
 
   it('lets requests through, unlimited and without a 500, while Redis is down, and says so in the log', async () => {
-    const proxy = await startRedisProxy(REDIS_PORT);
+    const proxy = await startTcpProxy(await freePort(), REDIS_PORT);
     const api = await apiThrough(proxy.port);
     try {
       // The limiter works through the proxy: 3 requests per window.
@@ -305,7 +271,7 @@ describe('rate limits when Redis fails', () => {
   });
 
   it('does not hold requests up for long while Redis hangs', async () => {
-    const proxy = await startRedisProxy(REDIS_PORT);
+    const proxy = await startTcpProxy(await freePort(), REDIS_PORT);
     const api = await apiThrough(proxy.port);
     try {
       expect((await api.get()).statusCode).toBe(200);

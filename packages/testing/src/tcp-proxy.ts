@@ -2,6 +2,8 @@ import { createServer, connect, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Stops forwarding what clients send, keeping connections open: the service seems to hang. */
+  freeze(): void;
   close(): Promise<void>;
 }
 
@@ -12,6 +14,7 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(port: number, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let frozen = false;
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -22,7 +25,10 @@ export async function startTcpProxy(port: number, targetPort: number): Promise<T
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk) => {
+      if (!frozen) upstream.write(chunk);
+    });
+    upstream.pipe(client);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -30,6 +36,9 @@ export async function startTcpProxy(port: number, targetPort: number): Promise<T
   });
   return {
     port,
+    freeze: () => {
+      frozen = true;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
