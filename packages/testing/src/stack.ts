@@ -125,13 +125,19 @@ export class Stack {
 
   async close(): Promise<void> {
     for (const child of this.children) child.kill('SIGKILL');
-    await this.stopWorkers();
-    await this.app.close();
-    await this.queues.close();
-    this.redis.disconnect();
-    await this.db.close();
-    await this.database.drop();
-    await deleteRedisKeys(this.config.HOOKRELAY_REDIS_PREFIX);
+    // Every step runs even if an earlier one fails, so a broken test still leaves nothing behind.
+    const steps = [
+      () => this.stopWorkers(),
+      () => this.app.close(),
+      () => this.queues.close(),
+      async () => this.redis.disconnect(),
+      () => this.db.close(),
+      () => this.database.drop(),
+      () => deleteRedisKeys(this.config.HOOKRELAY_REDIS_PREFIX),
+    ];
+    const failures: unknown[] = [];
+    for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) throw new AggregateError(failures, 'closing the test stack failed');
   }
 }
 
