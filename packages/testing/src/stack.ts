@@ -58,7 +58,7 @@ export class Stack {
     readonly database: TestDatabase,
     readonly db: Db,
     readonly queues: Queues,
-    private readonly redis: ReturnType<typeof createRedis>,
+    readonly redis: ReturnType<typeof createRedis>,
     private readonly app: Awaited<ReturnType<typeof buildApp>>,
     readonly baseUrl: string,
   ) {

@@ -40,9 +40,45 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
 const isOnlyNull = (params: Record<string, unknown>) =>
   Array.isArray(params.allowedValues) && params.allowedValues.length === 1 && params.allowedValues[0] === null;
 
+/**
+ * Errors that mean Postgres could not be reached or dropped the connection (network codes from
+ * Node, connection codes from postgres.js, and server states such as shutting down or too many
+ * clients). The transaction did not commit, so the caller may simply try again.
+ */
+const DATABASE_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+/** Looks through wrappers (drizzle puts the driver's error in `cause`). */
+export const isDatabaseUnavailable = (error: unknown): boolean => {
+  for (let e = error as { code?: unknown; cause?: unknown } | null, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && DATABASE_UNAVAILABLE.has(e.code)) return true;
+  }
+  return false;
+};
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     if (error instanceof InvalidCursorError) return reply.code(400).send(body(400, `querystring/cursor ${error.message}`));
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send(body(503, 'the database is unavailable; nothing was stored, try again shortly'));
+    }
     if (error instanceof TenantCapError) return reply.code(409).send({ ...body(409, error.message), code: 'TENANT_CAP_REACHED' });
     const status = error.statusCode ?? 500;
     if (status >= 500) {
