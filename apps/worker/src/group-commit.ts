@@ -12,7 +12,14 @@ export class GroupCommit<T> {
 
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
-    private readonly maxBatch = 500,
+    private readonly options: {
+      maxBatch?: number;
+      /** Whether a failed write is worth trying again (the database was unreachable, say). */
+      retryable?: (err: unknown) => boolean;
+      /** How long a batch is retried before its callers are told it failed. */
+      retryForMs?: number;
+      onRetry?: (err: unknown, waitMs: number) => void;
+    } = {},
   ) {}
 
   add(item: T): Promise<void> {
@@ -33,9 +40,9 @@ export class GroupCommit<T> {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
       try {
-        await this.write(batch.map((b) => b.item));
+        await this.writeWithRetry(batch.map((b) => b.item));
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err);
@@ -43,5 +50,24 @@ export class GroupCommit<T> {
     }
     this.writing = false;
     this.markIdle();
+  }
+
+  /**
+   * A result already earned (the receiver answered) is held and written again while the database
+   * is briefly unreachable, rather than dropped and earned twice: the caller keeps waiting, and
+   * its job keeps its lock meanwhile.
+   */
+  private async writeWithRetry(items: T[]): Promise<void> {
+    const { retryable = () => false, retryForMs = 0, onRetry } = this.options;
+    const giveUpAt = Date.now() + retryForMs;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await this.write(items);
+      } catch (err) {
+        if (!retryable(err) || Date.now() + wait > giveUpAt) throw err;
+        onRetry?.(err, wait);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@hookrelay/config';
-import { createDb, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
+import { createDb, isDatabaseUnavailable, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
 import { EndpointGuard } from '@hookrelay/protection';
 import {
   createQueues,
@@ -36,6 +36,7 @@ export type WorkerConfig = Pick<
   | 'REDIS_URL'
   | 'HOOKRELAY_REDIS_PREFIX'
   | 'HOOKRELAY_ALLOW_PRIVATE_NETWORKS'
+  | 'allowedPorts'
   | 'HOOKRELAY_WORKER_CONCURRENCY'
   | 'HOST'
   | 'HOOKRELAY_WORKER_METRICS_PORT'
@@ -77,8 +78,13 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const sender = createWebhookSender({
     timeoutMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS,
     allowPrivateNetworks: config.HOOKRELAY_ALLOW_PRIVATE_NETWORKS,
+    allowedPorts: config.allowedPorts,
   });
-  const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch));
+  const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch), {
+    retryable: isDatabaseUnavailable,
+    retryForMs: 5 * 60_000,
+    onRetry: (err, waitMs) => logger.warn({ err: (err as Error).message, waitMs }, 'Postgres unavailable; holding attempt results'),
+  });
   const loaders = createLoaders(db);
 
   const emit = createOperationalEvents(db, queues, logger);

@@ -13,3 +13,4 @@ export * from './retention-repository.ts';
 export * from './stats-repository.ts';
 export type { ReencryptOptions, ReencryptProgress } from './reencrypt.ts';
 export * from './caps-repository.ts';
+export * from './errors.ts';
