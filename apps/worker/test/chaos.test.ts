@@ -1,0 +1,98 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack, deleteRedisKeys, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { subscribe } from './helpers.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ledger check: every accepted event's deliveries end `succeeded`, each reached its receiver at
+ * least once, and duplicates (allowed: at-least-once) are counted and reported.
+ */
+async function ledger(stack: Stack, tenant: Tenant, receivers: Receiver[], published: string[], label: string) {
+  await eventually(
+    async () => {
+      const [row] = await stack.db.sql`select count(*) filter (where status <> 'succeeded')::int as open,
+        count(*)::int as total from deliveries where tenant_id = ${tenant.id}`;
+      return row!.open === 0 && row!.total === published.length * receivers.length;
+    },
+    90_000,
+    250,
+  );
+  let duplicates = 0;
+  for (const receiver of receivers) {
+    const seen = new Map<string, number>();
+    for (const r of receiver.requests) seen.set(r.headers['webhook-id'] as string, (seen.get(r.headers['webhook-id'] as string) ?? 0) + 1);
+    for (const id of published) expect(seen.get(id) ?? 0, `event ${id} never reached ${receiver.url}`).toBeGreaterThanOrEqual(1);
+    duplicates += [...seen.values()].reduce((n, c) => n + c - 1, 0);
+  }
+  console.log(`${label}: ${published.length * receivers.length} deliveries, all succeeded; ${duplicates} duplicate request(s) at the receivers`);
+  return duplicates;
+}
+
+describe('chaos', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ workers: 0 });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function setup(type: string) {
+    const tenant = await stack.createTenant(type);
+    const receivers = [await startReceiver(), await startReceiver()];
+    for (const r of receivers) await subscribe(tenant, { url: r.url, eventTypes: [`${type}.*`] });
+    return { tenant, receivers };
+  }
+
+  async function publishMany(tenant: Tenant, type: string, n: number) {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await tenant.client.post('/v1/events', { type: `${type}.e`, data: { i } });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    return ids;
+  }
+
+  it('loses nothing when worker processes are killed with SIGKILL again and again under load', async () => {
+    const { tenant, receivers } = await setup('chaos-kill');
+    try {
+      const slow = 20; // ms per answer, so kills land in the middle of deliveries
+      for (const r of receivers) r.respond((_req, res) => void setTimeout(() => res.writeHead(200).end('ok'), slow));
+      let workers: ChildProcess[] = [stack.spawn('worker'), stack.spawn('worker')];
+      const publishing = publishMany(tenant, 'chaos-kill', 150);
+      for (let round = 0; round < 6; round++) {
+        await sleep(900);
+        const victim = workers[round % 2]!;
+        victim.kill('SIGKILL');
+        workers[round % 2] = stack.spawn('worker');
+      }
+      const published = await publishing;
+      const duplicates = await ledger(stack, tenant, receivers, published, 'repeated kill -9');
+      expect(duplicates).toBeGreaterThanOrEqual(0);
+      for (const w of workers) w.kill('SIGKILL');
+      workers = [];
+    } finally {
+      await Promise.all(receivers.map((r) => r.close()));
+    }
+  });
+
+  it('rebuilds everything from Postgres when Redis is flushed in the middle of delivering', async () => {
+    const { tenant, receivers } = await setup('chaos-flush');
+    try {
+      await stack.startWorker();
+      const publishing = publishMany(tenant, 'chaos-flush', 120);
+      await sleep(500);
+      await deleteRedisKeys(stack.config.HOOKRELAY_REDIS_PREFIX); // everything queued is gone
+      const published = await publishing;
+      await deleteRedisKeys(stack.config.HOOKRELAY_REDIS_PREFIX);
+      await ledger(stack, tenant, receivers, published, 'Redis flushed twice');
+    } finally {
+      await stack.stopWorkers();
+      await Promise.all(receivers.map((r) => r.close()));
+    }
+  });
+});
