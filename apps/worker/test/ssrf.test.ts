@@ -25,6 +25,13 @@ describe('deliveries to private networks when they are not allowed', () => {
     ['an IPv4-mapped IPv6 literal', () => `http://[::ffff:127.0.0.1]:${port()}/`],
     ['a name that resolves to loopback', () => `http://localhost:${port()}/`],
     ['the cloud metadata address', () => 'http://169.254.169.254/latest/meta-data/'],
+    ['an octal IPv4 spelling', () => `http://0177.0.0.1:${port()}/`],
+    ['a hexadecimal IPv4 spelling', () => `http://0x7f.0.0.1:${port()}/`],
+    ['a short IPv4 spelling', () => `http://127.1:${port()}/`],
+    ['the IPv6 loopback literal', () => `http://[::1]:${port()}/`],
+    ['an IPv4-mapped IPv6 literal in hex', () => `http://[::ffff:7f00:1]:${port()}/`],
+    ['the unspecified address', () => `http://0.0.0.0:${port()}/`],
+    ['the IPv6 cloud metadata address', () => 'http://[fd00:ec2::254]/'],
   ])('refuses %s as a failed attempt with a clear error', async (_name, url) => {
     const type = `ssrf.${Math.random().toString(36).slice(2)}`;
     await subscribe(tenant, { url: url(), eventTypes: [type], retryPolicy: { schedule: [] } });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import envSchema from 'env-schema';
 import { Type, type Static } from 'typebox';
+import { parsePortList, type PortRange } from '@hookrelay/domain';
 
 const Milliseconds = (defaultMs: number, minimum = 1) => Type.Integer({ minimum, default: defaultMs });
 
@@ -14,6 +15,8 @@ export const ConfigSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   HOOKRELAY_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   HOOKRELAY_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
+  /** Comma-separated ports and ranges deliveries may connect to (`80,443,8000-9000`); unset means any port. */
+  HOOKRELAY_ALLOWED_PORTS: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   HOOKRELAY_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'hookrelay' }),
   HOOKRELAY_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
@@ -53,6 +56,8 @@ export interface Config extends Omit<RawConfig, 'ADMIN_TOKEN'> {
   encryptionKeys: { current: Buffer; old: Buffer[] };
   /** True when HOOKRELAY_ENCRYPTION_KEY was not set and the fixed development key is in use. */
   encryptionKeyIsDevelopment: boolean;
+  /** Parsed HOOKRELAY_ALLOWED_PORTS; null means deliveries may use any port. */
+  allowedPorts: PortRange[] | null;
 }
 
 /**
@@ -120,11 +125,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!raw.ADMIN_TOKEN && raw.NODE_ENV === 'production') {
     throw new ConfigError('Invalid configuration: ADMIN_TOKEN is required when NODE_ENV=production');
   }
+  let allowedPorts: PortRange[] | null;
+  try {
+    allowedPorts = parsePortList(raw.HOOKRELAY_ALLOWED_PORTS);
+  } catch (err) {
+    throw new ConfigError(
+      `Invalid configuration: HOOKRELAY_ALLOWED_PORTS must be a comma-separated list of ports or ranges like 80,443,8000-9000: ${(err as Error).message}`,
+    );
+  }
   const adminTokenGenerated = !raw.ADMIN_TOKEN;
   return {
     ...raw,
     ADMIN_TOKEN: raw.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
     adminTokenGenerated,
+    allowedPorts,
     ...encryptionKeysOf(raw),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointUrlProblem, isForbiddenAddress } from '../src/network.ts';
+import { endpointUrlProblem, isForbiddenAddress, isPortAllowed, parsePortList, portOfUrl } from '../src/network.ts';
 
 describe('isForbiddenAddress', () => {
   it.each([
@@ -99,4 +99,68 @@ describe('endpointUrlProblem', () => {
       expect(endpointUrlProblem(raw)).toBe('must not contain credentials');
     },
   );
+});
+
+describe('parsePortList', () => {
+  it('means any port when empty or unset', () => {
+    expect(parsePortList(undefined)).toBeNull();
+    expect(parsePortList('')).toBeNull();
+    expect(parsePortList('  ')).toBeNull();
+  });
+
+  it('reads ports and inclusive ranges, with spaces around entries', () => {
+    expect(parsePortList('80, 443 ,8000-9000,1 - 2')).toEqual([
+      { from: 80, to: 80 },
+      { from: 443, to: 443 },
+      { from: 8000, to: 9000 },
+      { from: 1, to: 2 },
+    ]);
+  });
+
+  it.each([
+    ['80,', /"" is not a port/],
+    ['http', /"http" is not a port/],
+    ['80;443', /"80;443" is not a port/],
+    ['-80', /is not a port/],
+    ['8000-', /is not a port/],
+    ['0', /port 0 in "0" is outside 1-65535/],
+    ['65536', /port 65536 .* outside 1-65535/],
+    ['100-70000', /port 70000 .* outside/],
+    ['9000-8000', /range "9000-8000" ends before it starts/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => parsePortList(raw)).toThrow(message);
+  });
+});
+
+describe('isPortAllowed', () => {
+  const ranges = parsePortList('80,443,8000-9000');
+  it.each([
+    [80, true],
+    [443, true],
+    [8000, true],
+    [8500, true],
+    [9000, true],
+    [81, false],
+    [7999, false],
+    [9001, false],
+    [22, false],
+  ])('port %i → %s', (port, allowed) => {
+    expect(isPortAllowed(port, ranges)).toBe(allowed);
+  });
+
+  it('allows every port when no list is set', () => {
+    expect(isPortAllowed(22, null)).toBe(true);
+  });
+});
+
+describe('portOfUrl', () => {
+  it.each([
+    ['http://example.com/', 80],
+    ['https://example.com/', 443],
+    ['http://example.com:8080/', 8080],
+    ['https://example.com:443/', 443],
+    ['http://[::1]:9000/', 9000],
+  ])('%s → %i', (url, port) => {
+    expect(portOfUrl(new URL(url))).toBe(port);
+  });
 });

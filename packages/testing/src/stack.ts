@@ -79,6 +79,7 @@ export class Stack {
     const config = loadConfig(env);
     const db = createDb(config.DATABASE_URL, { max: 5, encryptionKeys: config.encryptionKeys });
     const redis = createRedis(config.REDIS_URL, 'producer');
+    redis.on('error', () => {}); // outages are part of some tests; readiness reports them
     const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX);
     const app = await buildApp({
       db,

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { isForbiddenAddress } from '@hookrelay/domain';
+import { isForbiddenAddress, isPortAllowed, portOfUrl, type PortRange } from '@hookrelay/domain';
 
 export class ForbiddenAddressError extends Error {
   override name = 'ForbiddenAddressError';
@@ -35,4 +35,18 @@ export function safeLookup(hostname: string, options: LookupOptions, callback: L
 export function assertPublicLiteral(hostname: string): void {
   const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   if (isIP(bare) && isForbiddenAddress(bare)) throw new ForbiddenAddressError(hostname, bare);
+}
+
+export class ForbiddenPortError extends Error {
+  override name = 'ForbiddenPortError';
+  readonly code = 'EFORBIDDENPORT';
+  constructor(host: string, port: number) {
+    super(`refused to connect to ${host}: port ${port} is not in HOOKRELAY_ALLOWED_PORTS`);
+  }
+}
+
+/** Refuses a URL whose port (explicit, or the scheme's default) is not in the allowed list. */
+export function assertAllowedPort(url: URL, allowedPorts: readonly PortRange[] | null): void {
+  const port = portOfUrl(url);
+  if (!isPortAllowed(port, allowedPorts)) throw new ForbiddenPortError(url.hostname, port);
 }

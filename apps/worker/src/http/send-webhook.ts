@@ -1,5 +1,6 @@
 import { Agent, request, errors } from 'undici';
-import { assertPublicLiteral, safeLookup } from './safe-lookup.ts';
+import type { PortRange } from '@hookrelay/domain';
+import { assertAllowedPort, assertPublicLiteral, safeLookup } from './safe-lookup.ts';
 
 /** How much of a receiver's answer is kept on the attempt record. */
 export const RESPONSE_BODY_LIMIT = 4096;
@@ -29,9 +30,11 @@ export interface WebhookSender {
 export interface SenderOptions {
   timeoutMs: number;
   allowPrivateNetworks: boolean;
+  /** Ports deliveries may connect to (HOOKRELAY_ALLOWED_PORTS); null or absent means any port. */
+  allowedPorts?: readonly PortRange[] | null;
 }
 
-export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderOptions): WebhookSender {
+export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPorts = null }: SenderOptions): WebhookSender {
   const agent = new Agent({
     connect: allowPrivateNetworks ? { timeout: timeoutMs } : { timeout: timeoutMs, lookup: safeLookup },
     headersTimeout: timeoutMs,
@@ -45,7 +48,9 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks }: SenderO
     const elapsed = () => Math.round(performance.now() - started);
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      if (!allowPrivateNetworks) assertPublicLiteral(new URL(req.url).hostname);
+      const url = new URL(req.url);
+      assertAllowedPort(url, allowedPorts);
+      if (!allowPrivateNetworks) assertPublicLiteral(url.hostname);
       const res = await request(req.url, {
         method: 'POST',
         headers: req.headers,
