@@ -151,3 +151,57 @@ describe('chaos: Redis restarted', () => {
     }
   });
 });
+
+describe('chaos: Postgres unavailable for 30 s under load', () => {
+  it('answers 503 to what it cannot store, delivers everything it accepted, and loses no attempt result', async () => {
+    const { pino } = await import('pino');
+    const { createDb } = await import('@hookrelay/db');
+    const { buildApp } = await import('@hookrelay/api');
+    const { startWorker } = await import('@hookrelay/worker');
+    const { ApiClient, freePort, startTcpProxy } = await import('@hookrelay/testing');
+    const stack = await Stack.start({ workers: 0 });
+    const tenant = await stack.createTenant('chaos-pg');
+    const receivers = [await startReceiver(), await startReceiver()];
+    for (const r of receivers) await subscribe(tenant, { url: r.url, eventTypes: ['chaos-pg.*'] });
+    // The API and the worker under test reach Postgres through a proxy the test cuts.
+    const port = await freePort();
+    let proxy = await startTcpProxy(port, 5432);
+    const url = new URL(stack.config.DATABASE_URL);
+    url.port = String(port);
+    const config = { ...stack.config, DATABASE_URL: url.toString() };
+    const db = createDb(config.DATABASE_URL, { max: 4, encryptionKeys: config.encryptionKeys });
+    const app = await buildApp({ db, queues: stack.queues, redis: stack.redis, redisPrefix: config.HOOKRELAY_REDIS_PREFIX, adminToken: config.ADMIN_TOKEN, logger: false });
+    const client = new ApiClient(await app.listen({ port: 0, host: '127.0.0.1' }), tenant.apiKey);
+    const worker = await startWorker(config, pino({ level: 'silent' }));
+    try {
+      const accepted: string[] = [];
+      let refused = 0;
+      let stop = false;
+      const load = (async () => {
+        for (let i = 0; !stop; i++) {
+          const res = await client.post('/v1/events', { type: 'chaos-pg.e', data: { i } });
+          if (res.status === 202) accepted.push(res.body.id);
+          else if (res.status === 503) refused++;
+          else throw new Error(`unexpected ${res.status}: ${res.text}`);
+          await sleep(100);
+        }
+      })();
+      await sleep(2_000);
+      await proxy.close();
+      await sleep(30_000);
+      proxy = await startTcpProxy(port, 5432);
+      await sleep(2_000);
+      stop = true;
+      await load;
+      expect(refused).toBeGreaterThan(0);
+      await ledger(stack, tenant, receivers, accepted, `Postgres away 30 s (${refused} publishes refused with 503)`);
+    } finally {
+      await worker.close().catch(() => {});
+      await app.close();
+      await db.close().catch(() => {});
+      await proxy.close();
+      await Promise.all(receivers.map((r) => r.close()));
+      await stack.close().catch(() => {});
+    }
+  }, 120_000);
+});
