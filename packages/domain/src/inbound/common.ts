@@ -4,7 +4,10 @@ export const OK: Verification = { ok: true };
 
 /** The header's value, trimmed; undefined when absent or blank, so blank counts as missing. */
 export function header(call: InboundCall, name: string): string | undefined {
-  const value = call.headers[name.toLowerCase()]?.trim();
+  const key = name.toLowerCase();
+  // Own properties only: a configured header named `constructor` must not find Object's.
+  const raw = Object.hasOwn(call.headers, key) ? call.headers[key] : undefined;
+  const value = typeof raw === 'string' ? raw.trim() : undefined;
   return value ? value : undefined;
 }
 

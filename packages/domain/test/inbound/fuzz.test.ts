@@ -169,3 +169,14 @@ describe('generic_hmac verify() with random configurations', () => {
     );
   });
 });
+
+describe('header names that are also Object.prototype members', () => {
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('treats a generic_hmac header named %s as missing when absent', (name) => {
+    const result = PROVIDERS.generic_hmac.verify(
+      { rawBody: Buffer.from('{}'), headers: {}, nowMs: Date.now() },
+      ['secret'],
+      { header: name, algorithm: 'sha256', encoding: 'hex' },
+    );
+    expect(result).toMatchObject({ ok: false, reason: 'missing_signature' });
+  });
+});
