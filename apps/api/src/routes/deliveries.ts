@@ -2,12 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EVENT_TYPE_PATTERN_SOURCE } from '@hookrelay/domain';
 import { getDelivery, isUuid, listDeliveries, startNewRound } from '@hookrelay/db';
-import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import { DeliveryResponse, DeliveryStatus, DeliveryWithAttempts } from '../schemas/deliveries.ts';
 import { WindowQuery } from '../schemas/stats.ts';
-import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
+import { enqueueCommitted, type RouteDeps } from './deps.ts';
 import { parseWindow } from './stats.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -78,13 +77,7 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const result = await startNewRound(db, request.tenantId, id);
       if (result.outcome === 'not_found') throw notFound('delivery');
       if (result.outcome === 'pending') throw new HttpError(409, 'delivery is still pending: it already has attempts scheduled');
-      try {
-        if (!queues.connected()) throw new Error('Redis is not connected');
-        await queues.deadLetters.remove(id);
-        await enqueueDeliveries(queues, [result.delivery], { timeoutMs: ENQUEUE_TIMEOUT_MS });
-      } catch (err) {
-        request.log.warn({ err, deliveryId: id }, 'enqueue failed; the reconciler will pick the delivery up');
-      }
+      await enqueueCommitted(queues, [result.delivery], request.log, { deliveryId: id }, () => queues.deadLetters.remove(id));
       return reply.code(202).send({ id, status: 'pending' as const });
     },
   );

@@ -1,7 +1,8 @@
 import type { Db } from '@hookrelay/db';
 import type { ApiMetrics } from '@hookrelay/metrics';
 import type { EndpointGuard } from '@hookrelay/protection';
-import type { Queues } from '@hookrelay/queue';
+import { enqueueDeliveries, type Queues } from '@hookrelay/queue';
+import type { FastifyBaseLogger } from 'fastify';
 import type { ApiLimits } from '../limits.ts';
 
 export interface RouteDeps {
@@ -17,4 +18,25 @@ export interface RouteDeps {
 }
 
 /** How long a request waits for Redis before leaving the enqueue to the reconciler. */
-export const ENQUEUE_TIMEOUT_MS = 2_000;
+const ENQUEUE_TIMEOUT_MS = 2_000;
+
+/**
+ * Enqueues deliveries a request has just committed. The commit already made them owed, so a
+ * Redis that is down or slow is logged, not answered with an error: the reconciler enqueues them
+ * from Postgres later. `before` runs first under the same rule (dropping a stale dead letter, say).
+ */
+export async function enqueueCommitted(
+  queues: Queues,
+  refs: Parameters<typeof enqueueDeliveries>[1],
+  log: FastifyBaseLogger,
+  context: Record<string, unknown>,
+  before?: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    if (!queues.connected()) throw new Error('Redis is not connected');
+    await before?.();
+    await enqueueDeliveries(queues, refs, { timeoutMs: ENQUEUE_TIMEOUT_MS });
+  } catch (err) {
+    log.warn({ err, ...context }, 'enqueue failed; the reconciler will pick the deliveries up');
+  }
+}

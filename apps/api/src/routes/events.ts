@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EVENT_TYPE_PATTERN_SOURCE, OPERATIONAL_EVENT_PREFIX } from '@hookrelay/domain';
 import { getEvent, isUuid, listEvents, publishEvent } from '@hookrelay/db';
-import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import {
@@ -13,7 +12,7 @@ import {
   PublishEventResponse,
 } from '../schemas/events.ts';
 import { WindowQuery } from '../schemas/stats.ts';
-import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
+import { enqueueCommitted, type RouteDeps } from './deps.ts';
 import { parseWindow } from './stats.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -44,12 +43,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       if (!result.replayed) metrics?.eventsIngested.inc({ origin: 'api' });
       // Committed: from here on the delivery is owed. If Redis cannot take the jobs now, the
       // reconciler enqueues them from Postgres, so the answer is still 202.
-      try {
-        if (!queues.connected()) throw new Error('Redis is not connected');
-        await enqueueDeliveries(queues, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });
-      } catch (err) {
-        request.log.warn({ err, eventId: result.event.id }, 'enqueue failed; the reconciler will pick the deliveries up');
-      }
+      await enqueueCommitted(queues, result.deliveries, request.log, { eventId: result.event.id });
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(202).send({
         id: result.event.id,

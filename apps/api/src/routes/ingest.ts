@@ -12,11 +12,10 @@ import {
   type ProviderName,
 } from '@hookrelay/domain';
 import { countRejectedCall, findSourceForIngest, ingestSourceCall, isUuid } from '@hookrelay/db';
-import { enqueueDeliveries } from '@hookrelay/queue';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { ErrorResponse } from '../schemas/common.ts';
 import { IngestResponse } from '../schemas/sources.ts';
-import { ENQUEUE_TIMEOUT_MS, type RouteDeps } from './deps.ts';
+import { enqueueCommitted, type RouteDeps } from './deps.ts';
 
 /** Providers send larger payloads than tenants publish (a GitHub push can be big). */
 export const INGEST_BODY_LIMIT = 1024 * 1024;
@@ -93,12 +92,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
         source: { sourceId, provider, dedupKey: description.dedupKey === null ? null : storableKey(description.dedupKey), headers: description.sourceHeaders },
       });
       if (!result.duplicate) metrics?.eventsIngested.inc({ origin: 'source' });
-      try {
-        if (!queues.connected()) throw new Error('Redis is not connected');
-        await enqueueDeliveries(queues, result.deliveries, { timeoutMs: ENQUEUE_TIMEOUT_MS });
-      } catch (err) {
-        request.log.warn({ err, eventId: result.eventId }, 'enqueue failed; the reconciler will pick the deliveries up');
-      }
+      await enqueueCommitted(queues, result.deliveries, request.log, { eventId: result.eventId });
       return reply.send({ received: true, eventId: result.eventId, duplicate: result.duplicate });
     },
   );
