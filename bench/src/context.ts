@@ -1,0 +1,71 @@
+import type { Sandboxes } from './infra.ts';
+import type { BenchReceiver } from './receiver.ts';
+
+export interface BenchOptions {
+  smoke: boolean;
+  /** Jobs one worker process runs at once; the baselines use the same figure. */
+  concurrency: number;
+  rawCount: number;
+  naiveCount: number;
+  deliveryCount: number;
+  fanouts: number[];
+  workerCounts: number[];
+  ingestLevels: number[];
+  ingestSeconds: number;
+  warmupSeconds: number;
+  e2eRates: number[];
+  e2eSeconds: number;
+  backlogDeliveries: number;
+  backlogFanout: number;
+  backlogObserveSeconds: number;
+  noisyRate: number;
+  noisySeconds: number;
+}
+
+export const FULL: BenchOptions = {
+  smoke: false,
+  concurrency: 50,
+  rawCount: 100_000,
+  naiveCount: 100_000,
+  deliveryCount: 100_000,
+  fanouts: [1, 10],
+  workerCounts: [1, 2],
+  ingestLevels: [8, 32, 128],
+  ingestSeconds: 10,
+  warmupSeconds: 3,
+  e2eRates: [100, 1_000],
+  e2eSeconds: 15,
+  backlogDeliveries: 1_000_000,
+  backlogFanout: 10,
+  backlogObserveSeconds: 60,
+  noisyRate: 500,
+  noisySeconds: 30,
+};
+
+/** A few seconds of each scenario: proves the bench runs and the books balance, measures nothing. */
+export const SMOKE: BenchOptions = {
+  smoke: true,
+  concurrency: 10,
+  rawCount: 1_000,
+  naiveCount: 1_000,
+  deliveryCount: 1_000,
+  fanouts: [1, 10],
+  workerCounts: [1],
+  ingestLevels: [4],
+  ingestSeconds: 1,
+  warmupSeconds: 0,
+  e2eRates: [50],
+  e2eSeconds: 2,
+  backlogDeliveries: 2_000,
+  backlogFanout: 10,
+  backlogObserveSeconds: 2,
+  noisyRate: 50,
+  noisySeconds: 2,
+};
+
+export interface Context {
+  opts: BenchOptions;
+  sandboxes: Sandboxes;
+  receiver: BenchReceiver;
+  log(message: string): void;
+}

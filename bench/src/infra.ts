@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { migrateDatabase } from '@hookrelay/db';
+import { queuePrefix } from '@hookrelay/queue';
+
+export const POSTGRES_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const runTag = `${Date.now()}_${randomBytes(3).toString('hex')}`;
+let databases = 0;
+
+async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(`${POSTGRES_SERVER}/postgres`, { max: 1, onnotice: () => {} });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** A database and Redis prefix of one scenario's own; `drop()` leaves nothing behind. */
+export interface Sandbox {
+  databaseUrl: string;
+  redisPrefix: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * The run migrates one template database; each scenario gets a copy of it, so no scenario sees
+ * another's rows or jobs.
+ */
+export class Sandboxes {
+  private constructor(private readonly template: string) {}
+
+  static async create(): Promise<Sandboxes> {
+    const template = `hookrelay_bench_${runTag}_template`;
+    await withAdmin((sql) => sql.unsafe(`create database ${template}`));
+    await migrateDatabase(`${POSTGRES_SERVER}/${template}`);
+    // The naive-ingest baseline's table: one row per event, as a hand-rolled service would keep.
+    const sql = postgres(`${POSTGRES_SERVER}/${template}`, { max: 1, onnotice: () => {} });
+    await sql`create table naive_events (id uuid primary key, type text not null, data jsonb not null, created_at timestamptz not null default now())`;
+    await sql.end();
+    return new Sandboxes(template);
+  }
+
+  async open(): Promise<Sandbox> {
+    const name = `hookrelay_bench_${runTag}_${++databases}`;
+    await withAdmin((sql) => sql.unsafe(`create database ${name} template ${this.template}`));
+    const redisPrefix = `hrbench-${randomBytes(4).toString('hex')}`;
+    return {
+      databaseUrl: `${POSTGRES_SERVER}/${name}`,
+      redisPrefix,
+      async drop() {
+        await withAdmin((sql) => sql.unsafe(`drop database if exists ${name} with (force)`));
+        await deleteKeys(`${queuePrefix(redisPrefix)}*`);
+        await deleteKeys(`${redisPrefix}*`);
+      },
+    };
+  }
+
+  async drop(): Promise<void> {
+    await withAdmin((sql) => sql.unsafe(`drop database if exists ${this.template} with (force)`));
+  }
+}
+
+export async function deleteKeys(pattern: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const stream = redis.scanStream({ match: pattern, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Redis's own count of bytes allocated for data (INFO memory used_memory). */
+export async function redisUsedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}

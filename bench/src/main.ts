@@ -1,0 +1,75 @@
+/**
+ * pnpm bench [--smoke] [--only=baselines,delivery,ingest,e2e,backlog,noisy]
+ *
+ * Starts what it needs (the API, worker processes, receivers on 127.0.0.1, the baselines), drives
+ * the load, prints a table and writes bench/results/<date>.json. Figures are meant as ratios to
+ * the baselines measured in the same run, on the same machine.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FULL, SMOKE, type Context } from './context.ts';
+import { Sandboxes } from './infra.ts';
+import { BenchReceiver } from './receiver.ts';
+import { machine, problems, render, targets, type Results } from './report.ts';
+import { backlogRun } from './scenarios/backlog.ts';
+import { fastifyHello, naiveBullmq, naiveIngest, rawHttp } from './scenarios/baselines.ts';
+import { deliveryRun } from './scenarios/delivery.ts';
+import { e2eRuns } from './scenarios/e2e.ts';
+import { ingestRun } from './scenarios/ingest.ts';
+import { noisyRun } from './scenarios/noisy.ts';
+
+const SCENARIOS = ['baselines', 'delivery', 'ingest', 'e2e', 'backlog', 'noisy'] as const;
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const smoke = args.includes('--smoke');
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : [...SCENARIOS];
+const unknown = args.filter((a) => a !== '--smoke' && !a.startsWith('--only=') && !a.startsWith('--out='));
+const badScenario = only.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+if (unknown.length > 0 || badScenario.length > 0) {
+  console.error(`usage: pnpm bench [--smoke] [--only=${SCENARIOS.join(',')}] [--out=file.json]`);
+  process.exit(2);
+}
+const outArg = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+
+const opts = smoke ? SMOKE : FULL;
+const started = Date.now();
+const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
+const sandboxes = await Sandboxes.create();
+const receiver = await new BenchReceiver().start();
+const ctx: Context = { opts, sandboxes, receiver, log };
+const results: Results = {};
+const want = (s: (typeof SCENARIOS)[number]) => only.includes(s);
+
+try {
+  if (want('baselines')) {
+    results.rawHttp = await rawHttp(ctx);
+    results.naiveBullmq = await naiveBullmq(ctx);
+    results.fastifyHello = await fastifyHello(ctx);
+    results.naiveIngest = await naiveIngest(ctx);
+  }
+  if (want('delivery')) {
+    results.delivery = [];
+    for (const fanout of opts.fanouts) for (const workers of opts.workerCounts) results.delivery.push(await deliveryRun(ctx, fanout, workers));
+  }
+  if (want('ingest')) results.ingest = await ingestRun(ctx);
+  if (want('e2e')) results.e2e = await e2eRuns(ctx);
+  if (want('backlog')) results.backlog = await backlogRun(ctx);
+  if (want('noisy')) results.noisy = await noisyRun(ctx);
+} finally {
+  await receiver.close();
+  await sandboxes.drop();
+}
+
+const voided = problems(results);
+const report = { date: new Date().toISOString(), smoke, machine: machine(), options: opts, results, targets: targets(results), ledger: { ok: voided.length === 0, problems: voided } };
+console.log(render(results, opts));
+const dir = fileURLToPath(new URL('../results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = outArg ?? `${dir}${report.date.replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`;
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\nreport: ${file}`);
+if (voided.length > 0) {
+  console.error(`\nledger check failed, so this run is void:\n  ${voided.join('\n  ')}`);
+  process.exitCode = 1;
+}
+process.exit();

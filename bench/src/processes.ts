@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const tsx = import.meta.resolve('tsx');
+const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const verbose = process.env.BENCH_VERBOSE === '1';
+
+/** Peak resident set (VmHWM) of a live process, in MiB; 0 once it is gone. */
+export function peakRssMiB(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+/** Current resident set (VmRSS) of a live process, in MiB. */
+export function rssMiB(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A child process of the bench: one of Hookrelay's apps or a baseline, with its peak RSS on hand. */
+export class Child {
+  private exited: Promise<void>;
+  private lastPeak = 0;
+
+  constructor(
+    readonly name: string,
+    readonly process: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => process.once('exit', () => resolve()));
+    process.once('exit', (code, signal) => {
+      if (code && code !== 0 && !this.stopping) console.error(`${name} exited with code ${code ?? signal}`);
+    });
+  }
+
+  private stopping = false;
+
+  /** Peak RSS so far, in MiB (remembered after the process has gone). */
+  peakRss(): number {
+    this.lastPeak = Math.max(this.lastPeak, peakRssMiB(this.process.pid));
+    return this.lastPeak;
+  }
+
+  rss(): number {
+    return rssMiB(this.process.pid);
+  }
+
+  /** Resolves with the first IPC message `match` accepts. */
+  message<T>(match: (m: any) => m is T, timeoutMs = 600_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no message within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (m: unknown) => {
+        if (!match(m)) return;
+        cleanup();
+        resolve(m);
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`${this.name} exited (${code}) before it answered`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.process.off('message', onMessage);
+        this.process.off('exit', onExit);
+      };
+      this.process.on('message', onMessage);
+      this.process.once('exit', onExit);
+    });
+  }
+
+  send(message: unknown): void {
+    this.process.send?.(message as never);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; records the peak RSS first. */
+  async stop(graceMs = 15_000): Promise<void> {
+    this.peakRss();
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.stopping = true;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a TypeScript entry point of the repository as its own Node process. */
+export function spawnEntry(name: string, path: string, env: Record<string, string>, args: string[] = []): Child {
+  const child = spawn(process.execPath, ['--import', tsx, repoFile(path), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', verbose ? 'inherit' : 'ignore', 'inherit', 'ipc'],
+  });
+  return new Child(name, child);
+}

@@ -1,0 +1,136 @@
+import { cpus, totalmem } from 'node:os';
+import type { BenchOptions } from './context.ts';
+import type { DeliveryBaseline, IngestBaseline } from './scenarios/baselines.ts';
+import type { BacklogRun } from './scenarios/backlog.ts';
+import type { DeliveryRun } from './scenarios/delivery.ts';
+import type { E2eRun } from './scenarios/e2e.ts';
+import type { IngestRun } from './scenarios/ingest.ts';
+import type { NoisyRun } from './scenarios/noisy.ts';
+import { round } from './stats.ts';
+
+export interface Results {
+  rawHttp?: DeliveryBaseline;
+  naiveBullmq?: DeliveryBaseline;
+  fastifyHello?: IngestBaseline;
+  naiveIngest?: IngestBaseline;
+  delivery?: DeliveryRun[];
+  ingest?: IngestRun;
+  e2e?: E2eRun[];
+  backlog?: BacklogRun;
+  noisy?: NoisyRun;
+}
+
+export interface Target {
+  name: string;
+  measured: number;
+  target: string;
+  met: boolean;
+}
+
+const peak = (levels: { perSecond: number }[] | undefined) => Math.max(0, ...(levels ?? []).map((l) => l.perSecond));
+const ratio = (a: number, b: number | undefined) => (b ? round(a / b) : 0);
+
+/** Each target of the benchmark, judged on figures from this same run. */
+export function targets(r: Results): Target[] {
+  const out: Target[] = [];
+  const oneWorker = (r.delivery ?? []).filter((d) => d.workers === 1);
+  if (oneWorker.length > 0) {
+    const slowest = Math.min(...oneWorker.map((d) => d.perSecond));
+    if (r.naiveBullmq) {
+      const x = ratio(slowest, r.naiveBullmq.perSecond);
+      out.push({ name: 'delivery (1 worker, slowest fan-out) ÷ naive BullMQ', measured: x, target: '≥ 1.0×', met: x >= 1 });
+    }
+    if (r.rawHttp) {
+      const x = ratio(slowest, r.rawHttp.perSecond);
+      out.push({ name: 'delivery (1 worker, slowest fan-out) ÷ raw HTTP', measured: x, target: '≥ 0.5×', met: x >= 0.5 });
+    }
+  }
+  if (r.ingest) {
+    const ours = peak(r.ingest.levels);
+    if (r.naiveIngest) {
+      const x = ratio(ours, peak(r.naiveIngest.levels));
+      out.push({ name: 'ingest peak ÷ naive ingest peak', measured: x, target: '≥ 2.0×', met: x >= 2 });
+    }
+    if (r.fastifyHello) {
+      const x = ratio(ours, peak(r.fastifyHello.levels));
+      out.push({ name: 'ingest peak ÷ Fastify hello peak', measured: x, target: '≥ 0.4×', met: x >= 0.4 });
+    }
+  }
+  const fastest = (r.e2e ?? []).at(-1);
+  if (fastest) {
+    out.push({ name: `e2e p50 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p50, target: '≤ 10', met: fastest.fromAccepted.p50 <= 10 });
+    out.push({ name: `e2e p99 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p99, target: '≤ 50', met: fastest.fromAccepted.p99 <= 50 });
+  }
+  if (r.noisy) out.push({ name: 'healthy p99 with ÷ without noisy neighbour', measured: r.noisy.p99Ratio, target: '≤ 2.0×', met: r.noisy.p99Ratio <= 2 });
+  if (r.backlog) {
+    out.push({ name: `worker peak RSS over ${r.backlog.queued} backlog (MiB)`, measured: r.backlog.workerPeakRssMiB, target: '≤ 300', met: r.backlog.workerPeakRssMiB <= 300 });
+    out.push({ name: 'Redis bytes per queued delivery', measured: r.backlog.redisBytesPerDelivery, target: '≤ 1024', met: r.backlog.redisBytesPerDelivery <= 1024 });
+  }
+  return out;
+}
+
+/** Every scenario's ledger problems; any one voids the run. */
+export function problems(r: Results): string[] {
+  const named = (name: string, list: string[] | undefined) => (list ?? []).map((p) => `${name}: ${p}`);
+  return [
+    ...(r.delivery ?? []).flatMap((d) => named(`delivery fan-out ${d.fanout} × ${d.workers} worker(s)`, d.problems)),
+    ...named('ingest', r.ingest?.problems),
+    ...(r.e2e ?? []).flatMap((e) => named(`e2e ${e.rate}/s`, e.problems)),
+    ...named('backlog', r.backlog?.problems),
+    ...named('noisy neighbour', r.noisy?.problems),
+  ];
+}
+
+export function machine() {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+function table(title: string, header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [`\n${title}`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const rss = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ');
+
+export function render(r: Results, opts: BenchOptions): string {
+  const out: string[] = [];
+  const base = r.naiveBullmq?.perSecond;
+  const raw = r.rawHttp?.perSecond;
+  const deliveryRows: (string | number)[][] = [];
+  if (r.rawHttp) deliveryRows.push(['raw HTTP (baseline)', r.rawHttp.perSecond, ratio(r.rawHttp.perSecond, base), 1, r.rawHttp.latency.p50, r.rawHttp.latency.p99, `${r.rawHttp.peakRssMiB}`]);
+  if (r.naiveBullmq) deliveryRows.push(['naive BullMQ (baseline)', r.naiveBullmq.perSecond, 1, ratio(r.naiveBullmq.perSecond, raw), r.naiveBullmq.latency.p50, r.naiveBullmq.latency.p99, `${r.naiveBullmq.peakRssMiB}`]);
+  for (const d of r.delivery ?? []) {
+    deliveryRows.push([`hookrelay fan-out ${d.fanout}, ${d.workers} worker${d.workers > 1 ? 's' : ''}`, d.perSecond, ratio(d.perSecond, base), ratio(d.perSecond, raw), d.attemptMs.p50, d.attemptMs.p99, rss(d.peakRssMiB)]);
+  }
+  if (deliveryRows.length > 0) {
+    out.push(table(`Delivery throughput (concurrency ${opts.concurrency} per process; Hookrelay records every attempt in Postgres)`, ['run', 'deliveries/s', '× naive', '× raw', 'HTTP p50 ms', 'HTTP p99 ms', 'peak RSS MiB'], deliveryRows));
+  }
+  const ingestRows: (string | number)[][] = [];
+  const levelRows = (name: string, b: IngestBaseline | undefined) => {
+    for (const l of b?.levels ?? []) ingestRows.push([name, l.concurrency, l.perSecond, l.latency.p50, l.latency.p99, l.non2xx + l.errors, b!.peakRssMiB]);
+  };
+  levelRows('Fastify hello (baseline)', r.fastifyHello);
+  levelRows('naive ingest (baseline)', r.naiveIngest);
+  levelRows('hookrelay POST /v1/events', r.ingest);
+  if (ingestRows.length > 0) out.push(table('Ingest (autocannon, 1 KiB events; Hookrelay answers 202 after commit)', ['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'refused', 'peak RSS MiB'], ingestRows));
+  if (r.e2e?.length) {
+    out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'peak RSS MiB'],
+      r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, rss(e.peakRssMiB)])));
+  }
+  if (r.backlog) {
+    const b = r.backlog;
+    const rssSeries = b.workerRssMiB;
+    out.push(table('Backlog and memory', ['queued', 'Redis B/delivery', 'worker RSS first/last/peak MiB', 'drained', 'drained/s', 'naive BullMQ B/job'],
+      [[b.queued, b.redisBytesPerDelivery, `${rssSeries[0] ?? 0}/${rssSeries.at(-1) ?? 0}/${b.workerPeakRssMiB}`, b.drained, b.drainedPerSecond, r.naiveBullmq?.redisBytesPerJob ?? '-']]));
+  }
+  if (r.noisy) {
+    const n = r.noisy;
+    out.push(table(`Noisy neighbour (${n.rate} events/s, 90 % to an endpoint that never answers): healthy endpoints' 202 → first byte`, ['traffic', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      [['healthy only', n.quiet.p50, n.quiet.p95, n.quiet.p99, n.quiet.max], ['with noisy neighbour', n.noisy.p50, n.noisy.p95, n.noisy.p99, n.noisy.max]]));
+  }
+  const t = targets(r);
+  if (t.length > 0) out.push(table('Targets', ['target', 'measured', 'wanted', 'met'], t.map((x) => [x.name, x.measured, x.target, x.met ? 'yes' : 'NO'])));
+  return out.join('\n');
+}

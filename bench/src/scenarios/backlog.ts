@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import type { Context } from '../context.ts';
+import { REDIS_URL, redisUsedMemory } from '../infra.ts';
+import { createTenant, seedBacklog } from '../seed.ts';
+import { serviceEnv, startApi, startWorkers } from '../services.ts';
+import { sleep } from '../stats.ts';
+
+export interface BacklogRun {
+  queued: number;
+  /** Redis used_memory growth per queued delivery, in bytes. */
+  redisBytesPerDelivery: number;
+  /** Worker RSS (MiB) sampled each second while it drains the backlog. */
+  workerRssMiB: number[];
+  workerPeakRssMiB: number;
+  drained: number;
+  drainedPerSecond: number;
+  problems: string[];
+}
+
+/** A large backlog (1M deliveries): what each costs Redis, and whether a worker's memory stays flat. */
+export async function backlogRun(ctx: Context): Promise<BacklogRun> {
+  const { backlogDeliveries: total, backlogFanout: fanout, backlogObserveSeconds: seconds } = ctx.opts;
+  ctx.log(`backlog: ${total} queued deliveries (fan-out ${fanout}), one worker watched for ${seconds} s`);
+  const sandbox = await ctx.sandboxes.open();
+  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
+  const api = await startApi(env);
+  const redis = new Redis(REDIS_URL);
+  const children = [api.child];
+  try {
+    const subs = Array.from({ length: fanout }, (_, i) => ({ url: `${ctx.receiver.url}/backlog/${i}`, eventTypes: ['bench.*'], maxInFlight: 1000 }));
+    const tenant = await createTenant(api, subs);
+    const before = await redisUsedMemory(redis);
+    let shown = 0;
+    const queued = await seedBacklog(sandbox.databaseUrl, sandbox.redisPrefix, tenant, Math.ceil(total / fanout), (n) => {
+      if (n - shown >= 100_000) ctx.log(`  ${(shown = n)} queued`);
+    });
+    const after = await redisUsedMemory(redis);
+    ctx.receiver.reset();
+    const [worker] = startWorkers(env, 1);
+    children.push(worker!);
+    const workerRssMiB: number[] = [];
+    for (let s = 0; s < seconds; s++) {
+      await sleep(1000);
+      workerRssMiB.push(worker!.rss());
+    }
+    const drained = ctx.receiver.count;
+    const window = (ctx.receiver.lastAt - ctx.receiver.firstAt) / 1000;
+    const problems: string[] = [];
+    if (drained === 0) problems.push('the worker delivered nothing');
+    return {
+      queued,
+      redisBytesPerDelivery: Math.round((after - before) / queued),
+      workerRssMiB,
+      workerPeakRssMiB: worker!.peakRss(),
+      drained,
+      drainedPerSecond: window > 0 ? Math.round(drained / window) : 0,
+      problems,
+    };
+  } finally {
+    redis.disconnect();
+    for (const c of children.reverse()) await c.stop();
+    await sandbox.drop();
+  }
+}

@@ -1,0 +1,75 @@
+import type { Context } from '../context.ts';
+import { ledgerProblems, readLedger } from '../ledger.ts';
+import { createTenant } from '../seed.ts';
+import { serviceEnv, startApi, startWorkers } from '../services.ts';
+import { percentiles, round, sleep, type Percentiles } from '../stats.ts';
+import { publishAndMeasure } from './latency.ts';
+
+export interface NoisyRun {
+  rate: number;
+  /** Healthy endpoints' latency (202 → first byte) with only their own traffic. */
+  quiet: Percentiles;
+  /** The same, while 90 % of all traffic goes to an endpoint that never answers. */
+  noisy: Percentiles;
+  /** noisy p99 / quiet p99. */
+  p99Ratio: number;
+  peakRssMiB: Record<string, number>;
+  problems: string[];
+}
+
+const HEALTHY = 3;
+
+/**
+ * Noisy neighbour: one tenant, three healthy endpoints and one that times out, all with the
+ * default per-endpoint protection. First the healthy share of the traffic alone, then the same
+ * share beside nine times as much for the endpoint that never answers.
+ */
+export async function noisyRun(ctx: Context): Promise<NoisyRun> {
+  const rate = ctx.opts.noisyRate;
+  ctx.log(`noisy neighbour: ${rate} events/s, 90 % to an endpoint that times out`);
+  const sandbox = await ctx.sandboxes.open();
+  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
+  const api = await startApi(env);
+  const children = [api.child, ...startWorkers(env, 1)];
+  ctx.receiver.reset();
+  ctx.receiver.recordArrivals = true;
+  try {
+    const tenant = await createTenant(api, [
+      ...Array.from({ length: HEALTHY }, (_, i) => ({ url: `${ctx.receiver.url}/healthy/${i}`, eventTypes: [`healthy.${i}`] })),
+      { url: `${ctx.receiver.url}/hang/0`, eventTypes: ['noisy.*'] },
+    ]);
+    const healthy = (i: number) => `healthy.${i % HEALTHY}`;
+    const isHealthy = (type: string) => type.startsWith('healthy.');
+    const seconds = ctx.opts.noisySeconds;
+    const warm = Math.max(1, ctx.opts.warmupSeconds);
+    await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds: warm, typeOf: healthy });
+    const quiet = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds, typeOf: healthy });
+    const noisy = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, {
+      rate,
+      seconds,
+      typeOf: (i) => (i % 10 === 0 ? healthy(i / 10) : 'noisy.timeout'),
+      mustArrive: isHealthy,
+    });
+    await sleep(500);
+    const events = [quiet, noisy].reduce((n, m) => n + m.published.accepted.size, 0) + Math.round((rate / 10) * warm);
+    const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
+    const problems = ledgerProblems({ events: ledger.events, deliveries: ledger.owed }, ledger, { deadAllowed: true });
+    if (ledger.events < events) problems.push(`${events} events answered 202 but ${ledger.events} stored`);
+    const missing = quiet.missing + noisy.missing;
+    if (missing > 0) problems.push(`${missing} healthy deliveries never reached the receiver`);
+    const q = percentiles(quiet.fromAccepted);
+    const n = percentiles(noisy.fromAccepted);
+    return {
+      rate,
+      quiet: q,
+      noisy: n,
+      p99Ratio: q.p99 > 0 ? round(n.p99 / q.p99) : 0,
+      peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
+      problems,
+    };
+  } finally {
+    ctx.receiver.recordArrivals = false;
+    for (const c of children.reverse()) await c.stop();
+    await sandbox.drop();
+  }
+}
