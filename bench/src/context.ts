@@ -24,7 +24,7 @@ export interface BenchOptions {
 
 export const FULL: BenchOptions = {
   smoke: false,
-  concurrency: 50,
+  concurrency: 200,
   rawCount: 100_000,
   naiveCount: 100_000,
   deliveryCount: 100_000,

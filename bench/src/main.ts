@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { FULL, SMOKE, type Context } from './context.ts';
+import { FULL, SMOKE, type BenchOptions, type Context } from './context.ts';
 import { Sandboxes } from './infra.ts';
 import { BenchReceiver } from './receiver.ts';
 import { machine, problems, render, targets, type Results } from './report.ts';
@@ -23,15 +23,24 @@ const args = process.argv.slice(2).filter((a) => a !== '--');
 const smoke = args.includes('--smoke');
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : [...SCENARIOS];
-const unknown = args.filter((a) => a !== '--smoke' && !a.startsWith('--only=') && !a.startsWith('--out='));
+const unknown = args.filter((a) => a !== '--smoke' && !a.startsWith('--only=') && !a.startsWith('--out=') && !a.startsWith('--set='));
 const badScenario = only.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
 if (unknown.length > 0 || badScenario.length > 0) {
-  console.error(`usage: pnpm bench [--smoke] [--only=${SCENARIOS.join(',')}] [--out=file.json]`);
+  console.error(`usage: pnpm bench [--smoke] [--only=${SCENARIOS.join(',')}] [--set=option=json …] [--out=file.json]`);
   process.exit(2);
 }
 const outArg = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
-const opts = smoke ? SMOKE : FULL;
+// --set=deliveryCount=20000 --set=fanouts=[1]: any option of context.ts, for a focused run.
+const opts: BenchOptions = { ...(smoke ? SMOKE : FULL) };
+for (const a of args.filter((x) => x.startsWith('--set='))) {
+  const [name, value] = a.slice('--set='.length).split(/=(.*)/s) as [keyof BenchOptions, string];
+  if (!(name in opts) || value === undefined) {
+    console.error(`unknown option in ${a}; options: ${Object.keys(opts).join(', ')}`);
+    process.exit(2);
+  }
+  (opts as unknown as Record<string, unknown>)[name] = JSON.parse(value);
+}
 const started = Date.now();
 const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 const sandboxes = await Sandboxes.create();

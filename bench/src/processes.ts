@@ -103,9 +103,13 @@ export class Child {
   }
 }
 
+/** Where every spawned process writes a CPU profile when it exits (node --cpu-prof); unset, none. */
+const profileDir = process.env.BENCH_CPU_PROF_DIR;
+
 /** Runs a TypeScript entry point of the repository as its own Node process. */
 export function spawnEntry(name: string, path: string, env: Record<string, string>, args: string[] = []): Child {
-  const child = spawn(process.execPath, ['--import', tsx, repoFile(path), ...args], {
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', tsx, repoFile(path), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', verbose ? 'inherit' : 'ignore', 'inherit', 'ipc'],
   });
