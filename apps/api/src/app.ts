@@ -20,6 +20,8 @@ import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ApiKeyCache } from './api-key-cache.ts';
+import { createPublisher } from './publisher.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { sourceRoutes } from './routes/sources.ts';
@@ -66,7 +68,9 @@ export async function buildApp(deps: AppDeps) {
   const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
   const limits = deps.limits ?? DEFAULT_API_LIMITS;
   const rateLimits = await registerRateLimits(app, { redis: deps.redis, redisPrefix: deps.redisPrefix, limits });
-  const routeDeps = { db, queues, guard, publicUrl: deps.publicUrl, metrics, limits };
+  const publisher = createPublisher(db, queues, app.log);
+  const apiKeys = new ApiKeyCache(db);
+  const routeDeps = { db, queues, guard, publisher, apiKeys, publicUrl: deps.publicUrl, metrics, limits };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 
@@ -95,7 +99,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', tenantAuth(db, rateLimits.authFailures));
+      v1.addHook('onRequest', tenantAuth(apiKeys, rateLimits.authFailures));
       if (rateLimits.perTenant) v1.addHook('onRequest', rateLimits.perTenant);
       await v1.register(subscriptionRoutes, routeDeps);
       await v1.register(eventRoutes, routeDeps);

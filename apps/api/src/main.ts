@@ -14,10 +14,14 @@ const redis = createRedis(config.REDIS_URL, 'producer');
 const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
 redis.on('error', redisProblem);
 const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX, redisProblem);
+// Rate limits, endpoint health and readiness: small commands from every request in flight, which
+// auto-pipelining sends together, on a connection apart from the queues'.
+const appRedis = createRedis(config.REDIS_URL, 'producer', { enableAutoPipelining: true });
+appRedis.on('error', redisProblem);
 const app = await buildApp({
   db,
   queues,
-  redis,
+  redis: appRedis,
   redisPrefix: config.HOOKRELAY_REDIS_PREFIX,
   publicUrl: config.HOOKRELAY_PUBLIC_URL,
   adminToken: config.ADMIN_TOKEN,
@@ -35,5 +39,6 @@ onShutdown(logger, async () => {
   await app.close();
   await queues.close();
   await redis.quit().catch(() => redis.disconnect());
+  await appRedis.quit().catch(() => appRedis.disconnect());
   await db.close();
 });

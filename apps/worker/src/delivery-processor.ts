@@ -11,18 +11,18 @@ import {
   webhookHeaders,
   type ProtectionSettings,
 } from '@hookrelay/domain';
-import type { AttemptResult, DeliveryProgress, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
+import type { AttemptResult, DeliveryForAttempt, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
 import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
 import type { WorkerMetrics } from '@hookrelay/metrics';
 import type { DeadLetterJobData, DeliveryJobData } from '@hookrelay/queue';
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
 import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
+import { SlotWaits } from './slot-waits.ts';
 
 export interface ProcessorDeps {
-  loadDeliveryProgress(id: string): Promise<DeliveryProgress | undefined>;
-  loadEvent(id: string): Promise<EventForDelivery | undefined>;
-  loadSubscription(id: string): Promise<SubscriptionForDelivery | undefined>;
+  /** The delivery with its event and subscription, read fresh for each attempt. */
+  loadDelivery(id: string): Promise<DeliveryForAttempt | undefined>;
   sender: WebhookSender;
   guard: EndpointGuard;
   /** Resolves once the result is committed to Postgres (group commit). */
@@ -40,12 +40,36 @@ export interface ProcessorDeps {
   infraRetryMs?: number;
   /** Prometheus counters and histograms; absent, nothing is measured. */
   metrics?: WorkerMetrics;
+  /** Short in-process waits for a busy endpoint's slot; one per processor when absent. */
+  slotWaits?: SlotWaits;
+}
+
+/** The attempt a job runs, with the ids the logs, metrics and dead letters name. */
+interface AttemptRef {
+  deliveryId: string;
+  tenantId: string;
+  eventId: string;
+  subscriptionId: string;
+  /** Attempt number over the delivery's life (1-based). */
+  attempt: number;
+  /** Position of the attempt within the current round of the retry policy (1-based). */
+  roundAttempt: number;
+}
+
+function attemptRef(row: DeliveryForAttempt, attempt: number): AttemptRef {
+  return {
+    deliveryId: row.id,
+    tenantId: row.tenantId,
+    eventId: row.eventId,
+    subscriptionId: row.subscriptionId,
+    attempt,
+    roundAttempt: attempt - row.roundStart,
+  };
 }
 
 /** Why a delivery cannot be attempted at all, or null when it can. */
-function unattemptable(event: EventForDelivery | undefined, sub: SubscriptionForDelivery | undefined): string | null {
-  if (!event) return 'event no longer exists';
-  if (!sub || sub.deleted) return 'subscription was deleted';
+function unattemptable(sub: SubscriptionForDelivery): string | null {
+  if (sub.deleted) return 'subscription was deleted';
   if (!sub.enabled) return sub.disabledReason ? `subscription was disabled: ${sub.disabledReason}` : 'subscription is disabled';
   return null;
 }
@@ -67,28 +91,40 @@ function outcomeOf(res: WebhookResponse, ok: boolean): Outcome {
 export function createDeliveryProcessor(deps: ProcessorDeps) {
   const { logger } = deps;
 
+  const slotWaits = deps.slotWaits ?? new SlotWaits();
+
+  /** Asks the gate; an endpoint at its in-flight cap gets a short wait here before the job is deferred. */
+  async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string): Promise<Admission> {
+    let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs);
+    const giveUpAt = Date.now() + slotWaits.maxWaitMs;
+    while (!admission.allowed && admission.reason === 'max_in_flight' && Date.now() < giveUpAt && slotWaits.canWait(endpointId)) {
+      await slotWaits.wait(endpointId, giveUpAt - Date.now());
+      admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { again: true });
+    }
+    return admission;
+  }
+
   async function deliver(job: Job<DeliveryJobData>, token: string | undefined, signal?: AbortSignal): Promise<void> {
-    const data = job.data;
-    const [progress, event, sub] = await Promise.all([
-      deps.loadDeliveryProgress(data.deliveryId),
-      deps.loadEvent(data.eventId),
-      deps.loadSubscription(data.subscriptionId),
-    ]);
+    const { delivery: deliveryId, attempt } = job.data;
+    const row = await deps.loadDelivery(deliveryId);
     // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made)
     // must not send again.
-    if (progress?.status !== 'pending' || progress.attemptCount >= data.attempt) {
-      logger.debug({ deliveryId: data.deliveryId, attempt: data.attempt, progress }, 'attempt no longer owed; job dropped');
+    if (row?.status !== 'pending' || row.attemptCount >= attempt) {
+      const progress = row && { status: row.status, attemptCount: row.attemptCount };
+      logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
       return;
     }
+    const data = attemptRef(row, attempt);
+    const { event, subscription: sub } = row;
 
-    const blocked = unattemptable(event, sub);
+    const blocked = unattemptable(sub);
     if (blocked) {
-      await finishDead(data, data.attempt - 1, null, blocked, event?.type, null);
+      await finishDead(data, data.attempt - 1, null, blocked, event.type, null);
       return;
     }
-    const protection = effectiveProtection(sub!, sub!.tenantSettings);
+    const protection = effectiveProtection(sub, sub.tenantSettings);
     const leaseId = job.id!;
-    const admission: Admission = await deps.guard.acquire(sub!.id, protection, leaseId, deps.leaseMs);
+    const admission = await admit(sub.id, protection, leaseId);
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
@@ -99,15 +135,21 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       throw new DelayedError();
     }
 
-    let res: WebhookResponse;
-    const startedAt = new Date();
+    slotWaits.started(sub.id);
     try {
-      res = await send(event!, sub!, startedAt, signal);
-    } catch (err) {
-      await deps.guard.record(sub!.id, protection, leaseId, 'neutral');
-      throw err;
+      let res: WebhookResponse;
+      const startedAt = new Date();
+      try {
+        res = await send(event, sub, startedAt, signal);
+      } catch (err) {
+        await deps.guard.record(sub.id, protection, leaseId, 'neutral');
+        slotWaits.released(sub.id);
+        throw err;
+      }
+      await afterAttempt(data, event, sub, protection, leaseId, startedAt, res);
+    } finally {
+      slotWaits.finished(sub.id);
     }
-    await afterAttempt(data, event!, sub!, protection, leaseId, startedAt, res);
   }
 
   function send(event: EventForDelivery, sub: SubscriptionForDelivery, startedAt: Date, signal?: AbortSignal) {
@@ -126,7 +168,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   }
 
   async function afterAttempt(
-    data: DeliveryJobData,
+    data: AttemptRef,
     event: EventForDelivery,
     sub: SubscriptionForDelivery,
     protection: ProtectionSettings,
@@ -145,6 +187,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       retryAfterMs: retryAfterMs ?? 0,
       disableNow: gone,
     });
+    slotWaits.released(sub.id);
     logger.info(
       {
         tenantId: data.tenantId,
@@ -187,7 +230,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         const delay = Math.max(policyDelay, retryAfterMs ?? 0);
         await deps.record({ ...attempt, status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
         deps.metrics?.deliveries.inc({ outcome: 'failed_will_retry' });
-        const next = { ...data, attempt: data.attempt + 1, roundAttempt: data.roundAttempt + 1 };
+        const next: DeliveryJobData = { delivery: data.deliveryId, attempt: data.attempt + 1 };
         await deps.scheduleRetry(next, delay).catch((err) => {
           // Postgres already says when it is due: the reconciler enqueues it if Redis did not take it.
           logger.warn({ err, deliveryId: data.deliveryId }, 'could not queue the retry; the reconciler will');
@@ -214,11 +257,11 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   }
 
   async function finishDead(
-    data: DeliveryJobData,
+    data: AttemptRef,
     attempts: number,
     lastStatusCode: number | null,
     reason: string,
-    eventType: string | undefined,
+    eventType: string,
     attemptRow: Omit<AttemptResult, 'status' | 'nextAttemptAt'> | null,
   ): Promise<void> {
     await deps.record(
@@ -251,7 +294,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     });
     logger.warn({ tenantId: data.tenantId, deliveryId: data.deliveryId, reason }, 'delivery is dead');
     // Never about a delivery of an operational event: a failing hookrelay.* subscriber would loop.
-    if (eventType && !eventType.startsWith(OPERATIONAL_EVENT_PREFIX)) {
+    if (!eventType.startsWith(OPERATIONAL_EVENT_PREFIX)) {
       await deps.emit(data.tenantId, OPERATIONAL_EVENTS.deliveryDead, {
         deliveryId: data.deliveryId,
         eventId: data.eventId,
@@ -275,7 +318,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
-      logger.error({ err, deliveryId: job.data.deliveryId }, 'delivery interrupted; returning it to the queue');
+      logger.error({ err, deliveryId: job.data.delivery }, 'delivery interrupted; returning it to the queue');
       await job.moveToDelayed(Date.now() + delay, token);
       throw new DelayedError();
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { findOverdueDeliveries, type Db } from '@hookrelay/db';
-import { attemptJobId, enqueueDeliveries, queueFor, queuePrefix, toDeliveryJob, type Queues } from '@hookrelay/queue';
+import { attemptJobId, enqueueDeliveries, queueForRef, queuePrefix, toDeliveryJob, type Queues } from '@hookrelay/queue';
 
 export interface ReconcilerOptions {
   db: Db;
@@ -37,7 +37,7 @@ export function startReconciler(opts: ReconcilerOptions) {
     const pipeline = redis.pipeline();
     for (const ref of refs) {
       const job = toDeliveryJob(ref);
-      pipeline.exists(queueFor(queues, job).toKey(attemptJobId(job.deliveryId, job.attempt)));
+      pipeline.exists(queueForRef(queues, ref).toKey(attemptJobId(job.delivery, job.attempt)));
     }
     const results = (await pipeline.exec()) ?? [];
     return refs.filter((_, i) => results[i]?.[1] === 0);

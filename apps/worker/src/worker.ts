@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@hookrelay/config';
-import { createDb, isDatabaseUnavailable, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
+import { createDb, GroupCommit, isDatabaseUnavailable, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
 import { EndpointGuard } from '@hookrelay/protection';
 import {
   createQueues,
@@ -20,9 +20,9 @@ import { createEndpointDisabler } from './endpoint-disabler.ts';
 import { createOperationalEvents } from './operational-events.ts';
 import { replayDeadDeliveries } from './replay.ts';
 import { runRetention } from './retention.ts';
-import { GroupCommit } from './group-commit.ts';
 import { createWebhookSender } from './http/send-webhook.ts';
 import { createLoaders } from './loaders.ts';
+import { SlotWaits } from './slot-waits.ts';
 import { startReconciler } from './reconciler.ts';
 import { USER_AGENT } from './user-agent.ts';
 import { createWorkerMetrics } from '@hookrelay/metrics';
@@ -75,6 +75,11 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const redisProblem = (err: Error) => logger.warn({ err: err.message }, 'redis connection problem');
   redis.on('error', redisProblem);
   const queues = createQueues(redis, config.HOOKRELAY_REDIS_PREFIX, redisProblem);
+  // The endpoint gate is asked twice per attempt by every job in flight: on a connection of its
+  // own with auto-pipelining, the commands of one event-loop turn share a write. (BullMQ's own
+  // connection is left without it, as BullMQ expects.)
+  const guardRedis = createRedis(config.REDIS_URL, 'worker', { enableAutoPipelining: true });
+  guardRedis.on('error', redisProblem);
   const sender = createWebhookSender({
     timeoutMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS,
     allowPrivateNetworks: config.HOOKRELAY_ALLOW_PRIVATE_NETWORKS,
@@ -91,12 +96,14 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const processor = createDeliveryProcessor({
     ...loaders,
     sender,
-    guard: new EndpointGuard(redis, config.HOOKRELAY_REDIS_PREFIX),
+    guard: new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX),
     record: (r) => recorder.add(r),
     scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
     disableEndpoint: createEndpointDisabler(db, queues, emit, logger),
     emit,
     leaseMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS + 5_000,
+    // One endpoint may hold at most half of a queue's slots here (in flight and waiting for a slot); the rest stay free for others.
+    slotWaits: new SlotWaits(Math.max(4, Math.floor(config.HOOKRELAY_WORKER_CONCURRENCY / 2))),
     deadLetter: async (data) => {
       // An entry left from an earlier death of the same delivery would block the new one.
       await queues.deadLetters.remove(data.deliveryId);
@@ -116,6 +123,11 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     stalledInterval: config.HOOKRELAY_STALLED_INTERVAL_MS,
     // A job whose worker died mid-delivery is run again rather than failed; Postgres keeps the count.
     maxStalledCount: 10,
+    // Postgres keeps the history; finished jobs leave Redis at once so memory stays flat. Set here
+    // rather than on each job, whose opts must stay small enough for a listpack (see
+    // deliveryJobOptions); BullMQ applies the worker's setting to jobs that have none.
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 0 },
   };
   // First attempts and retries have workers of their own, so a backlog of retries never delays a
   // first attempt.
@@ -186,6 +198,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
       await queues.close();
       await sender.close();
       await redis.quit().catch(() => redis.disconnect());
+      await guardRedis.quit().catch(() => guardRedis.disconnect());
       await db.close();
       await metricsServer?.close();
       logger.info('worker stopped');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { Stack, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { USER_AGENT } from '@hookrelay/worker';
 import { delivery, deliveriesOf, publish, settled, subscribe } from './helpers.ts';
 
@@ -230,6 +230,35 @@ describe('delivering an event', () => {
       expect(revived.attemptCount).toBe(2);
     } finally {
       await receiverDown.close();
+    }
+  });
+
+  it('queues each attempt as a small job that Redis keeps as a listpack and drops once it ran', async () => {
+    const failing = await startReceiver((_req, res) => {
+      res.writeHead(500);
+      res.end();
+    });
+    await stack.stopWorkers();
+    try {
+      await subscribe(tenant, { url: failing.url, eventTypes: ['compact.job'], retryPolicy: { schedule: [60_000] } });
+      const event = await publish(tenant, 'compact.job', { padding: 'x'.repeat(2_000) });
+      const [summary] = await deliveriesOf(tenant, event.id);
+      const firstId = `${summary!.id}.1`;
+      const first = await stack.queues.deliveries.getJob(firstId);
+      expect(first?.data).toEqual({ delivery: summary!.id, attempt: 1 });
+      // Every field fits hash-max-listpack-value: a hashtable would cost several times the memory
+      // for each job of a backlog.
+      expect(await stack.redis.object('ENCODING', stack.queues.deliveries.toKey(firstId))).toBe('listpack');
+
+      await stack.startWorker();
+      await failing.waitFor(1);
+      // The next attempt is a job of its own on the retry queue; the finished one leaves Redis.
+      const retry = await eventually(() => stack.queues.retries.getJob(`${summary!.id}.2`));
+      expect(retry.data).toEqual({ delivery: summary!.id, attempt: 2 });
+      await eventually(async () => (await stack.redis.exists(stack.queues.deliveries.toKey(firstId))) === 0);
+    } finally {
+      if (stack.workers.length === 0) await stack.startWorker();
+      await failing.close();
     }
   });
 

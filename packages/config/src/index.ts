@@ -19,7 +19,7 @@ export const ConfigSchema = Type.Object({
   HOOKRELAY_ALLOWED_PORTS: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   HOOKRELAY_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'hookrelay' }),
-  HOOKRELAY_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  HOOKRELAY_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   /** Port of the worker's Prometheus `/metrics` server, bound to HOST; 0 turns it off. */
   HOOKRELAY_WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
   HOOKRELAY_DELIVERY_TIMEOUT_MS: Milliseconds(15_000, 100),

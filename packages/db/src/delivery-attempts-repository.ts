@@ -29,41 +29,84 @@ export interface SubscriptionForDelivery {
   tenantSettings: TenantProtectionDefaults;
 }
 
-export async function loadEventsForDelivery(db: Db, ids: readonly string[]): Promise<EventForDelivery[]> {
-  // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
-  const rows = await db.sql<(Omit<EventForDelivery, 'timestamp'> & { epochMs: number })[]>`
-    select id, tenant_id as "tenantId", type, (extract(epoch from created_at) * 1000)::float8 as "epochMs",
-           data::text as "dataJson"
-    from events where id = any(${ids as string[]}::uuid[])`;
-  return rows.map(({ epochMs, ...row }) => ({ ...row, timestamp: new Date(Math.round(epochMs)) }));
-}
+/** The subscription columns a delivery needs, read from `subscriptions s join tenants t`. */
+const subscriptionColumns = (sql: Db['sql']) => sql`
+  s.id, s.tenant_id as "tenantId", s.url, s.secret,
+  case when s.previous_secret_expires_at > now() then s.previous_secret end as "previousSecret",
+  s.headers, s.retry_policy as "retryPolicy", s.enabled,
+  s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
+  s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"`;
+
+/** Secrets are stored encrypted; the worker signs with the plain text. */
+const decryptSubscription = (db: Db, row: SubscriptionForDelivery): SubscriptionForDelivery => ({
+  ...row,
+  secret: db.secrets.decrypt(row.secret),
+  previousSecret: row.previousSecret === null ? null : db.secrets.decrypt(row.previousSecret),
+});
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
   const rows = await db.sql<SubscriptionForDelivery[]>`
-    select s.id, s.tenant_id as "tenantId", s.url, s.secret,
-           case when s.previous_secret_expires_at > now() then s.previous_secret end as "previousSecret",
-           s.headers, s.retry_policy as "retryPolicy", s.enabled,
-           s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
-           s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"
+    select ${subscriptionColumns(db.sql)}
     from subscriptions s join tenants t on t.id = s.tenant_id
     where s.id = any(${ids as string[]}::uuid[])`;
-  return rows.map((row) => ({
-    ...row,
-    secret: db.secrets.decrypt(row.secret),
-    previousSecret: row.previousSecret === null ? null : db.secrets.decrypt(row.previousSecret),
-  }));
+  return rows.map((row) => decryptSubscription(db, row));
 }
 
-/** Whether each delivery is still owed an attempt: a job may outlive its delivery's round. */
-export interface DeliveryProgress {
+/**
+ * Everything one attempt needs: the delivery's progress (a job may outlive its delivery's round),
+ * its event and its subscription. Subscriptions are read fresh each time, so a PATCH (new URL,
+ * secret, disable) applies at once.
+ */
+export interface DeliveryForAttempt {
   id: string;
+  tenantId: string;
+  eventId: string;
+  subscriptionId: string;
   status: string;
   attemptCount: number;
+  roundStart: number;
+  event: EventForDelivery;
+  subscription: SubscriptionForDelivery;
 }
 
-export async function loadDeliveryProgress(db: Db, ids: readonly string[]): Promise<DeliveryProgress[]> {
-  return db.sql<DeliveryProgress[]>`
-    select id, status, attempt_count as "attemptCount" from deliveries where id = any(${ids as string[]}::uuid[])`;
+type AttemptRow = SubscriptionForDelivery & {
+  deliveryId: string;
+  status: string;
+  attemptCount: number;
+  roundStart: number;
+  eventId: string;
+  eventType: string;
+  epochMs: number;
+  dataJson: string;
+};
+
+/**
+ * One round trip per batch of attempts. Inner joins lose nothing: events and subscriptions are
+ * only ever removed with their deliveries (a deleted subscription keeps its row, marked deleted).
+ */
+export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): Promise<DeliveryForAttempt[]> {
+  // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
+  const rows = await db.sql<AttemptRow[]>`
+    select d.id as "deliveryId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
+           e.id as "eventId", e.type as "eventType", (extract(epoch from e.created_at) * 1000)::float8 as "epochMs",
+           e.data::text as "dataJson", ${subscriptionColumns(db.sql)}
+    from deliveries d
+    join events e on e.id = d.event_id
+    join subscriptions s on s.id = d.subscription_id
+    join tenants t on t.id = s.tenant_id
+    where d.id = any(${ids as string[]}::uuid[])`;
+  // A delivery, its event and its subscription always belong to one tenant.
+  return rows.map(({ deliveryId, status, attemptCount, roundStart, eventId, eventType, epochMs, dataJson, ...sub }) => ({
+    id: deliveryId,
+    tenantId: sub.tenantId,
+    eventId,
+    subscriptionId: sub.id,
+    status,
+    attemptCount,
+    roundStart,
+    event: { id: eventId, tenantId: sub.tenantId, type: eventType, timestamp: new Date(Math.round(epochMs)), dataJson },
+    subscription: decryptSubscription(db, sub),
+  }));
 }
 
 /** One finished attempt and the delivery state it leads to. */

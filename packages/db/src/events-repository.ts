@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { matchesEventType } from '@hookrelay/domain';
-import type { Db } from './client.ts';
+import type { Db, Orm } from './client.ts';
 import { newId } from './ids.ts';
+import { pgArray } from './pg-array.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
 import { deliveries, events, idempotencyKeys, sourceReceipts, sources, type EventSource } from './schema.ts';
 import { listFanoutTargets } from './subscriptions-repository.ts';
@@ -53,84 +54,142 @@ interface NewEvent {
 
 /** The subscriptions of a tenant that a new event of `type` goes to. */
 async function fanOutTargets(db: Db, tenantId: string, type: string) {
-  return (await listFanoutTargets(db, tenantId)).filter((s) => matchesEventType(s.eventTypes, type));
+  return (await listFanoutTargets(db.orm, [tenantId])).filter((s) => matchesEventType(s.eventTypes, type));
 }
 
-/** Inserts an event and one pending delivery per target, inside the caller's transaction. */
+const deliveryRefs = (event: NewEvent, targets: { id: string }[]): DeliveryRef[] =>
+  targets.map((t) => ({ id: newId(), tenantId: event.tenantId, eventId: event.id, subscriptionId: t.id, attemptCount: 0, roundStart: 0 }));
+
+/**
+ * Inserts events and their pending deliveries in one statement (the deliveries' insert rides in a
+ * CTE), so it is atomic on its own and costs one round trip inside a transaction or out of one.
+ * Every column goes in as one array parameter: a multi-row VALUES list costs a parameter per
+ * cell to build and to bind.
+ */
+async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: { event: NewEvent; refs: DeliveryRef[] }[]): Promise<void> {
+  if (rows.length === 0) return;
+  const column = (pick: (row: { event: NewEvent; refs: DeliveryRef[] }) => string | number | null) => pgArray(rows.map(pick));
+  const refs = rows.flatMap(({ event, refs }) => refs.map((ref) => ({ ref, at: event.timestamp.toISOString() })));
+  const of = (pick: (d: (typeof refs)[number]) => string) => pgArray(refs.map(pick));
+  // The payload goes in as its JSON text, so a json column keeps exactly what was published.
+  await runner.execute(sql`
+    with new_events as (
+      insert into events (id, tenant_id, type, data, idempotency_key, source, delivery_count, created_at)
+      select * from unnest(
+        ${column((r) => r.event.id)}::uuid[], ${column((r) => r.event.tenantId)}::uuid[], ${column((r) => r.event.type)}::text[],
+        ${column((r) => JSON.stringify(r.event.data) ?? 'null')}::text[]::json[], ${column((r) => r.event.idempotencyKey ?? null)}::text[],
+        ${column((r) => (r.event.source ? JSON.stringify(r.event.source) : null))}::text[]::jsonb[],
+        ${column((r) => r.refs.length)}::int[], ${column((r) => r.event.timestamp.toISOString())}::timestamptz[])
+      returning id
+    )
+    insert into deliveries (id, tenant_id, event_id, subscription_id, next_attempt_at, created_at, updated_at)
+    select d.id, d.tenant_id, d.event_id, d.subscription_id, d.at, d.at, d.at
+    from unnest(${of((d) => d.ref.id)}::uuid[], ${of((d) => d.ref.tenantId)}::uuid[], ${of((d) => d.ref.eventId)}::uuid[],
+                ${of((d) => d.ref.subscriptionId)}::uuid[], ${of((d) => d.at)}::timestamptz[])
+      as d(id, tenant_id, event_id, subscription_id, at)
+    -- Joined so the events are written first (their foreign key) and so a delivery never outlives a failed event insert.
+    join new_events e on e.id = d.event_id`);
+}
+
 async function insertEventWithDeliveries(tx: Tx, event: NewEvent, targets: { id: string }[]): Promise<DeliveryRef[]> {
-  await tx.insert(events).values({
-    id: event.id,
-    tenantId: event.tenantId,
-    type: event.type,
-    // A JSON null is a payload like any other; passed as is it would become SQL NULL.
-    data: event.data === null ? sql`'null'::json` : event.data,
-    idempotencyKey: event.idempotencyKey ?? null,
-    source: event.source ?? null,
-    deliveryCount: targets.length,
-    createdAt: event.timestamp,
-  });
-  const refs: DeliveryRef[] = targets.map((t) => ({
-    id: newId(),
-    tenantId: event.tenantId,
-    eventId: event.id,
-    subscriptionId: t.id,
-    attemptCount: 0,
-    roundStart: 0,
-  }));
-  if (refs.length > 0) {
-    await tx.insert(deliveries).values(
-      refs.map((r) => ({
-        id: r.id,
-        tenantId: event.tenantId,
-        eventId: event.id,
-        subscriptionId: r.subscriptionId,
-        nextAttemptAt: event.timestamp,
-        createdAt: event.timestamp,
-        updatedAt: event.timestamp,
-      })),
-    );
-  }
+  const refs = deliveryRefs(event, targets);
+  await insertEventsWithDeliveries(tx, [{ event, refs }]);
   return refs;
 }
 
-/**
- * Records an event and one pending delivery per matching subscription in a single transaction.
- * Nothing is enqueued here: Postgres is the source of truth and the queue is rebuilt from it.
- */
-export async function publishEvent(db: Db, tenantId: string, input: PublishInput): Promise<PublishResult> {
-  const targets = await fanOutTargets(db, tenantId, input.type);
-  const id = newId();
-  const timestamp = new Date();
+export interface PublishRequest {
+  tenantId: string;
+  input: PublishInput;
+}
 
-  return db.orm.transaction(async (tx) => {
-    if (input.idempotencyKey !== undefined) {
-      // Claims the key, or takes it over once the previous holder's 24 h have passed. A concurrent
-      // request with the same key waits here for ours to commit, then sees the key as taken.
+const keyOf = (r: PublishRequest) => (r.input.idempotencyKey === undefined ? undefined : `${r.tenantId}\u0000${r.input.idempotencyKey}`);
+
+/**
+ * Records events, each with one pending delivery per matching subscription, all atomically: the
+ * API gathers the publishes that arrive together into one commit (group commit). Without
+ * idempotency keys that is a single statement; with them, a transaction around the key claims
+ * and that statement. Nothing is enqueued here: Postgres is the source of truth and the queue is
+ * rebuilt from it. Results come back in the order of `requests`.
+ *
+ * Idempotency keys: each key is claimed in the same transaction, or taken over once the previous
+ * holder's 24 h have passed; a key already held answers with the earlier event (replayed). A
+ * concurrent transaction claiming the same key waits for ours to commit, then sees it as taken.
+ * Keys are claimed in sorted order, so two batches never wait on each other in a cycle.
+ */
+export async function publishEvents(db: Db, requests: readonly PublishRequest[]): Promise<PublishResult[]> {
+  if (requests.length === 0) return [];
+  const timestamp = new Date();
+  const ids = requests.map(() => newId());
+  // The first request with a key claims it; later ones in the same batch replay the first.
+  const firstWithKey = new Map<string, number>();
+  requests.forEach((r, i) => {
+    const key = keyOf(r);
+    if (key !== undefined && !firstWithKey.has(key)) firstWithKey.set(key, i);
+  });
+
+  // Read once every request of the batch has arrived: a subscription created before a publish was
+  // answered is one of its targets.
+  const subscriptionsOf = new Map<string, { id: string; eventTypes: string[] }[]>();
+  for (const s of await listFanoutTargets(db.orm, [...new Set(requests.map((r) => r.tenantId))])) {
+    const list = subscriptionsOf.get(s.tenantId) ?? [];
+    list.push(s);
+    subscriptionsOf.set(s.tenantId, list);
+  }
+
+  const write = async (tx: Tx | Orm): Promise<PublishResult[]> => {
+    const results: (PublishResult | undefined)[] = new Array(requests.length);
+    const claims = [...firstWithKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (claims.length > 0) {
       const claimed = await tx
         .insert(idempotencyKeys)
-        .values({ tenantId, key: input.idempotencyKey, eventId: id, createdAt: timestamp })
+        .values(claims.map(([, i]) => ({ tenantId: requests[i]!.tenantId, key: requests[i]!.input.idempotencyKey!, eventId: ids[i]!, createdAt: timestamp })))
         .onConflictDoUpdate({
           target: [idempotencyKeys.tenantId, idempotencyKeys.key],
-          set: { eventId: id, createdAt: timestamp },
+          set: { eventId: sql`excluded.event_id`, createdAt: sql`excluded.created_at` },
           setWhere: sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_WINDOW}`,
         })
-        .returning({ eventId: idempotencyKeys.eventId });
-      if (claimed.length === 0) {
-        const [earlier] = await tx
-          .select({ id: events.id, type: events.type, timestamp: events.createdAt, deliveryCount: events.deliveryCount })
-          .from(events)
-          .innerJoin(idempotencyKeys, eq(idempotencyKeys.eventId, events.id))
-          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, input.idempotencyKey)));
-        if (earlier) return { event: earlier, deliveries: [], replayed: true };
+        .returning({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key });
+      const won = new Set(claimed.map((c) => `${c.tenantId}\u0000${c.key}`));
+      const held = claims.filter(([key]) => !won.has(key));
+      if (held.length > 0) {
+        const earlier = await tx
+          .select({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key, id: events.id, type: events.type, timestamp: events.createdAt, deliveryCount: events.deliveryCount })
+          .from(idempotencyKeys)
+          .innerJoin(events, eq(idempotencyKeys.eventId, events.id))
+          .where(or(...held.map(([, i]) => and(eq(idempotencyKeys.tenantId, requests[i]!.tenantId), eq(idempotencyKeys.key, requests[i]!.input.idempotencyKey!)))));
+        for (const e of earlier) {
+          const i = firstWithKey.get(`${e.tenantId}\u0000${e.key}`)!;
+          results[i] = { event: { id: e.id, type: e.type, timestamp: e.timestamp, deliveryCount: e.deliveryCount }, deliveries: [], replayed: true };
+        }
       }
     }
-    const refs = await insertEventWithDeliveries(
-      tx,
-      { id, tenantId, type: input.type, data: input.data, timestamp, idempotencyKey: input.idempotencyKey },
-      targets,
-    );
-    return { event: { id, type: input.type, timestamp, deliveryCount: refs.length }, deliveries: refs, replayed: false };
-  });
+
+    const fresh: { index: number; event: NewEvent; refs: DeliveryRef[] }[] = [];
+    requests.forEach((r, i) => {
+      const key = keyOf(r);
+      if (results[i] || (key !== undefined && firstWithKey.get(key) !== i)) return;
+      const event: NewEvent = { id: ids[i]!, tenantId: r.tenantId, type: r.input.type, data: r.input.data, timestamp, idempotencyKey: r.input.idempotencyKey };
+      const targets = (subscriptionsOf.get(r.tenantId) ?? []).filter((s) => matchesEventType(s.eventTypes, r.input.type));
+      fresh.push({ index: i, event, refs: deliveryRefs(event, targets) });
+    });
+    await insertEventsWithDeliveries(tx, fresh);
+    for (const { index, event, refs } of fresh) {
+      results[index] = { event: { id: event.id, type: event.type, timestamp, deliveryCount: refs.length }, deliveries: refs, replayed: false };
+    }
+    // A repeated key within the batch answers as its first holder did.
+    return requests.map((r, i) => {
+      if (results[i]) return results[i];
+      const first = results[firstWithKey.get(keyOf(r)!)!]!;
+      return { event: first.event, deliveries: [], replayed: true };
+    });
+  };
+  return firstWithKey.size === 0 ? write(db.orm) : db.orm.transaction(write);
+}
+
+/** Records one event with its deliveries; see publishEvents. */
+export async function publishEvent(db: Db, tenantId: string, input: PublishInput): Promise<PublishResult> {
+  const [result] = await publishEvents(db, [{ tenantId, input }]);
+  return result!;
 }
 
 export interface SourceCall {

@@ -14,3 +14,4 @@ export * from './stats-repository.ts';
 export type { ReencryptOptions, ReencryptProgress } from './reencrypt.ts';
 export * from './caps-repository.ts';
 export * from './errors.ts';
+export * from './group-commit.ts';

@@ -1,5 +1,5 @@
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
-import type { Db } from './client.ts';
+import { and, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
+import type { Db, Orm } from './client.ts';
 import { newId } from './ids.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
 import { reencryptRows, type ReencryptOptions, type ReencryptProgress } from './reencrypt.ts';
@@ -156,11 +156,12 @@ export async function deleteSubscription(db: Db, tenantId: string, id: string): 
 }
 
 /** The filters of every subscription that can receive a tenant's new events. */
-export async function listFanoutTargets(db: Db, tenantId: string) {
-  return db.orm
-    .select({ id: subscriptions.id, eventTypes: subscriptions.eventTypes })
+/** The live subscriptions of the given tenants, with the event types each wants. */
+export async function listFanoutTargets(orm: Pick<Orm, 'select'>, tenantIds: readonly string[]) {
+  return orm
+    .select({ id: subscriptions.id, tenantId: subscriptions.tenantId, eventTypes: subscriptions.eventTypes })
     .from(subscriptions)
-    .where(and(eq(subscriptions.tenantId, tenantId), eq(subscriptions.enabled, true), isNull(subscriptions.deletedAt)));
+    .where(and(inArray(subscriptions.tenantId, [...tenantIds]), eq(subscriptions.enabled, true), isNull(subscriptions.deletedAt)));
 }
 
 /**

@@ -1,7 +1,8 @@
 -- Decides, atomically for the whole fleet, whether one delivery to an endpoint may go now.
 -- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause, 5 waiting counter,
---       6 next free rate-limit slot for a waiting job
--- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms
+--       6 next free rate-limit slot for a waiting job, 7 attempts admitted in the current second
+-- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms,
+--       7 '0' when the caller asks again after a short wait of its own (not one more job waiting)
 -- Returns {allowed (1/0), wait ms, reason}. Time is Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -12,11 +13,20 @@ local burst = tonumber(ARGV[5])
 
 -- How long a job held back by the endpoint's own capacity should wait. Counting the jobs turned
 -- away in the last second estimates how many are waiting; spreading them over the time the
--- capacity needs to serve them keeps a large backlog from polling the gate (and taking worker
--- slots from other endpoints) many times a second.
-local function backlogWait(minimum, perSecond)
-  local waiting = redis.call('INCR', KEYS[5])
-  if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
+-- endpoint needs to serve them keeps a large backlog from polling the gate (and taking worker
+-- slots from other endpoints) many times a second. How fast it serves them is what it was seen
+-- to admit in the current second, and at least `floorPerSecond` (a guess of a few completions
+-- per slot per second, for an endpoint just starting or one that holds its slots).
+local function backlogWait(leaseWait, floorPerSecond)
+  local waiting
+  if ARGV[7] == '0' then
+    waiting = tonumber(redis.call('GET', KEYS[5]) or '1')
+  else
+    waiting = redis.call('INCR', KEYS[5])
+    if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
+  end
+  local perSecond = math.max(floorPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
+  local minimum = math.min(leaseWait, math.max(1, math.floor(1000 / perSecond)))
   return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
 end
 
@@ -38,7 +48,7 @@ if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   -- Leases usually end long before they expire: look again soon (a slot frees about four times a
   -- second per slot, as a guess), later the more jobs are waiting.
-  return {0, backlogWait(math.min(tonumber(first[2]) - now, 250), maxInFlight * 4), 'max_in_flight'}
+  return {0, backlogWait(tonumber(first[2]) - now, maxInFlight * 4), 'max_in_flight'}
 end
 
 if rate > 0 then
@@ -66,5 +76,6 @@ if probe then
 end
 redis.call('ZADD', KEYS[2], now + leaseMs, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
+if redis.call('INCR', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], 1000) end
 if probe then return {1, 0, 'probe'} end
 return {1, 0, 'ok'}

@@ -43,7 +43,7 @@ export class EndpointGuard {
   ) {
     this.base = `${queuePrefix(prefixName)}:endpoint:`;
     // Defined commands run by EVALSHA: the script text crosses the wire once per connection.
-    redis.defineCommand('hookrelayAcquire', { numberOfKeys: 6, lua: ACQUIRE });
+    redis.defineCommand('hookrelayAcquire', { numberOfKeys: 7, lua: ACQUIRE });
     redis.defineCommand('hookrelayRecord', { numberOfKeys: 4, lua: RECORD });
     this.commands = redis as unknown as GuardCommands;
   }
@@ -58,11 +58,16 @@ export class EndpointGuard {
       window: `${k}:window`,
       waiting: `${k}:waiting`,
       slots: `${k}:slots`,
+      admitted: `${k}:admitted`,
     };
   }
 
-  /** Asks to start one attempt. Allowed attempts hold a lease until `record` (or until it expires). */
-  async acquire(endpointId: string, settings: ProtectionSettings, leaseId: string, leaseMs: number): Promise<Admission> {
+  /**
+   * Asks to start one attempt. Allowed attempts hold a lease until `record` (or until it expires).
+   * `again`: the same job asking after a short wait of its own, so it is not counted as one more
+   * job waiting for the endpoint (that count sets how long deferred jobs stay away).
+   */
+  async acquire(endpointId: string, settings: ProtectionSettings, leaseId: string, leaseMs: number, { again = false } = {}): Promise<Admission> {
     const k = this.keys(endpointId);
     const [allowed, waitMs, reason] = await this.commands.hookrelayAcquire(
       k.breaker,
@@ -71,12 +76,14 @@ export class EndpointGuard {
       k.pause,
       k.waiting,
       k.slots,
+      k.admitted,
       leaseId,
       leaseMs,
       settings.maxInFlight,
       settings.rateLimit?.perSecond ?? 0,
       settings.rateLimit?.burst ?? 1,
       leaseMs,
+      again ? 0 : 1,
     );
     if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
     return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };
@@ -138,6 +145,6 @@ export class EndpointGuard {
   /** Forgets everything about an endpoint: used when a tenant re-enables or deletes it. */
   async reset(endpointId: string): Promise<void> {
     const k = this.keys(endpointId);
-    await this.redis.del(k.breaker, k.leases, k.tat, k.pause, k.window, k.waiting, k.slots);
+    await this.redis.del(k.breaker, k.leases, k.tat, k.pause, k.window, k.waiting, k.slots, k.admitted);
   }
 }

@@ -10,18 +10,16 @@ export const RETRY_QUEUE = 'retries';
 export const DEAD_LETTER_QUEUE = 'dead-letters';
 
 /**
- * A delivery job carries ids only: the payload and the secret stay in Postgres, so jobs are small
- * and nothing secret sits in Redis.
+ * A delivery job carries the delivery id and the attempt it is for: the worker reads everything
+ * else (event, subscription, round) from Postgres, so nothing secret sits in Redis. Kept this
+ * small on purpose: its JSON (`{"delivery":"<uuid>","attempt":1}`, at most 64 bytes below
+ * attempt 100) fits Redis's hash-max-listpack-value (64 bytes), so each job hash stays a compact
+ * listpack instead of becoming a hashtable several times its size.
  */
 export interface DeliveryJobData {
-  deliveryId: string;
-  tenantId: string;
-  eventId: string;
-  subscriptionId: string;
+  delivery: string;
   /** Attempt number (1-based, over the delivery's life) of this job's first run. */
   attempt: number;
-  /** Position of that run within the current round of the retry policy (1-based). */
-  roundAttempt: number;
 }
 
 /** What the dead-letter queue shows an operator about a delivery that gave up. */
@@ -39,23 +37,12 @@ export interface DeadLetterJobData {
 /** Postgres row fields a job is built from; see the db package's DeliveryRef. */
 export interface DeliveryRefLike {
   id: string;
-  tenantId: string;
-  eventId: string;
-  subscriptionId: string;
   attemptCount: number;
+  /** attempt_count when the current round of attempts began. */
   roundStart: number;
 }
 
-export function toDeliveryJob(ref: DeliveryRefLike): DeliveryJobData {
-  return {
-    deliveryId: ref.id,
-    tenantId: ref.tenantId,
-    eventId: ref.eventId,
-    subscriptionId: ref.subscriptionId,
-    attempt: ref.attemptCount + 1,
-    roundAttempt: ref.attemptCount - ref.roundStart + 1,
-  };
-}
+export const toDeliveryJob = (ref: DeliveryRefLike): DeliveryJobData => ({ delivery: ref.id, attempt: ref.attemptCount + 1 });
 
 /**
  * One job per attempt, keyed `<delivery id>.<attempt number>`: enqueueing an attempt that is
@@ -63,16 +50,18 @@ export function toDeliveryJob(ref: DeliveryRefLike): DeliveryJobData {
  */
 export const attemptJobId = (deliveryId: string, attempt: number): string => `${deliveryId}.${attempt}`;
 
+/**
+ * Only the job id (and a delay). Like the data, the opts JSON BullMQ stores
+ * (`{"jobId":"<uuid>.1","attempts":0}`, at most 64 bytes below attempt 100) must fit in
+ * hash-max-listpack-value for the job hash to stay a listpack, so removal on completion and
+ * failure is set on the workers instead. Without `attempts` BullMQ never retries a job on its
+ * own: the worker schedules retries itself (from the subscription's policy) as new jobs on the
+ * retry queue.
+ */
 export function deliveryJobOptions(data: DeliveryJobData, delayMs = 0): JobsOptions {
   return {
-    jobId: attemptJobId(data.deliveryId, data.attempt),
-    // The worker decides about retries itself (from the subscription's policy) and schedules
-    // them as new jobs on the retry queue, so BullMQ never retries a job on its own.
-    attempts: 1,
+    jobId: attemptJobId(data.delivery, data.attempt),
     ...(delayMs > 0 ? { delay: Math.round(delayMs) } : {}),
-    // Postgres keeps the history; finished jobs leave Redis at once so memory stays flat.
-    removeOnComplete: true,
-    removeOnFail: true,
   };
 }
 
@@ -110,13 +99,16 @@ export function createQueues(
   };
 }
 
-/** The queue an attempt belongs on: the first of a round goes ahead of every retry. */
-export const queueFor = (queues: Queues, data: DeliveryJobData): Queue<DeliveryJobData> =>
-  data.roundAttempt === 1 ? queues.deliveries : queues.retries;
+/** The first attempt of a round goes ahead of every retry. */
+const isFirstOfRound = (ref: DeliveryRefLike) => ref.attemptCount === ref.roundStart;
 
-/** Schedules the next attempt of a delivery that just failed. */
+/** The queue a delivery's due attempt belongs on. */
+export const queueForRef = (queues: Queues, ref: DeliveryRefLike): Queue<DeliveryJobData> =>
+  isFirstOfRound(ref) ? queues.deliveries : queues.retries;
+
+/** Schedules the next attempt of a delivery that just failed: never the first of its round. */
 export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayMs: number): Promise<void> {
-  await queueFor(queues, data).add('deliver', data, deliveryJobOptions(data, delayMs));
+  await queues.retries.add('deliver', data, deliveryJobOptions(data, delayMs));
 }
 
 /**
@@ -130,10 +122,10 @@ export async function enqueueDeliveries(
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<void> {
   if (refs.length === 0) return;
-  const jobs = refs.map(toDeliveryJob);
-  const firsts = jobs.filter((j) => j.roundAttempt === 1);
-  const later = jobs.filter((j) => j.roundAttempt !== 1);
-  const bulk = (data: DeliveryJobData[]) => data.map((d) => ({ name: 'deliver', data: d, opts: deliveryJobOptions(d) }));
+  const firsts = refs.filter(isFirstOfRound);
+  const later = refs.filter((r) => !isFirstOfRound(r));
+  const bulk = (batch: readonly DeliveryRefLike[]) =>
+    batch.map(toDeliveryJob).map((d) => ({ name: 'deliver', data: d, opts: deliveryJobOptions(d) }));
   const adding = Promise.all([
     firsts.length > 0 ? queues.deliveries.addBulk(bulk(firsts)) : undefined,
     later.length > 0 ? queues.retries.addBulk(bulk(later)) : undefined,

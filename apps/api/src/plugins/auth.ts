@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { safeEqual } from '@hookrelay/domain';
-import { findTenantIdByApiKey, type Db } from '@hookrelay/db';
+import type { ApiKeyCache } from '../api-key-cache.ts';
 import type { AuthFailureLimiter } from './rate-limit.ts';
 
 declare module 'fastify' {
@@ -45,12 +45,12 @@ export function adminAuth(adminToken: string, { allowBasic = false, failures }: 
   };
 }
 
-export function tenantAuth(db: Db, failures?: AuthFailureLimiter) {
+export function tenantAuth(keys: ApiKeyCache, failures?: AuthFailureLimiter) {
   return async function checkTenant(request: FastifyRequest, reply: FastifyReply) {
     const key = bearer(request);
     if (!key) return unauthorized(reply, 'API key required: Authorization: Bearer <apiKey>', 'Bearer realm="hookrelay"');
     if (failures && (await failures.blocked(request, reply))) return reply;
-    const tenantId = await findTenantIdByApiKey(db, key);
+    const tenantId = await keys.tenantOf(key);
     if (!tenantId) {
       await failures?.failed(request);
       return unauthorized(reply, 'API key is unknown or revoked', 'Bearer realm="hookrelay"');

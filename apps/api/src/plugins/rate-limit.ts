@@ -37,9 +37,13 @@ type StoreCallback = (error: Error | null, result?: { current: number; ttl: numb
  * must not turn every call into a 500 or a 429, nor hold every call up.
  */
 function redisStore(redis: Redis, keyPrefix: string, log: FastifyBaseLogger) {
+  // Defined commands run by EVALSHA: the script text crosses the wire (and is hashed) once per connection, not per request.
+  redis.defineCommand('hookrelayLimitIncr', { numberOfKeys: 1, lua: INCR });
+  redis.defineCommand('hookrelayLimitRead', { numberOfKeys: 1, lua: READ });
+  const commands = redis as unknown as Record<'hookrelayLimitIncr' | 'hookrelayLimitRead', (key: string, windowMs: number) => Promise<unknown>>;
   let lastWarning = 0;
   let pausedUntil = 0;
-  const run = (script: string, key: string, windowMs: number, cb: StoreCallback) => {
+  const run = (script: 'hookrelayLimitIncr' | 'hookrelayLimitRead', key: string, windowMs: number, cb: StoreCallback) => {
     if (Date.now() < pausedUntil) return cb(new Error('Redis failed a moment ago: not asked'));
     let settled = false;
     const finish = (err: Error | null, result?: unknown) => {
@@ -58,18 +62,18 @@ function redisStore(redis: Redis, keyPrefix: string, log: FastifyBaseLogger) {
       cb(null, { current: Number(current), ttl: Number(ttl) });
     };
     const timer = setTimeout(() => finish(new Error(`Redis did not answer within ${LIMITER_TIMEOUT_MS} ms`)), LIMITER_TIMEOUT_MS);
-    redis.eval(script, 1, keyPrefix + key, windowMs).then(
+    commands[script](keyPrefix + key, windowMs).then(
       (result) => finish(null, result),
       (err: Error) => finish(err),
     );
   };
   return class RedisLimitStore implements FastifyRateLimitStore {
     incr(key: string, cb: StoreCallback, timeWindow: number): void {
-      run(INCR, key, timeWindow, cb);
+      run('hookrelayLimitIncr', key, timeWindow, cb);
     }
     /** Reads a counter without counting (the plugin's `{ increment: false }`). */
     read(key: string, cb: StoreCallback): void {
-      run(READ, key, 0, cb);
+      run('hookrelayLimitRead', key, 0, cb);
     }
     child(): FastifyRateLimitStore {
       return this;

@@ -22,7 +22,7 @@ const presentKey = (k: { id: string; hint: string; createdAt: Date; revokedAt: D
 });
 const presentTenant = (t: { id: string; name: string; createdAt: Date }) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString() });
 
-export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues, apiKeys }) => {
   const existingTenant = async (id: string) => {
     const tenant = isUuid(id) ? await getTenant(db, id) : undefined;
     if (!tenant) throw notFound('tenant');
@@ -83,7 +83,7 @@ export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
     {
       schema: {
         tags: ['admin'],
-        description: 'Revokes a key at once: requests with it answer 401.',
+        description: 'Revokes a key: requests with it answer 401, at once on the API process that revoked it and within 5 s on any other.',
         params: Type.Object({ id: Type.String(), keyId: Type.String() }),
         response: { 204: Type.Null(), ...errorResponses },
       },
@@ -92,6 +92,7 @@ export const adminTenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       const { id, keyId } = request.params;
       const ok = isUuid(id) && isUuid(keyId) && (await revokeApiKey(db, id, keyId));
       if (!ok) throw notFound('api key');
+      apiKeys.forgetAll();
       return reply.code(204).send(null);
     },
   );

@@ -4,11 +4,17 @@ import type { EndpointGuard } from '@hookrelay/protection';
 import { enqueueDeliveries, type Queues } from '@hookrelay/queue';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiLimits } from '../limits.ts';
+import type { ApiKeyCache } from '../api-key-cache.ts';
+import type { Publisher } from '../publisher.ts';
 
 export interface RouteDeps {
   db: Db;
   queues: Queues;
   guard: EndpointGuard;
+  /** Publishes events through the group commit. */
+  publisher: Publisher;
+  /** Tenant API key lookups, cached briefly; revoking a key must clear it. */
+  apiKeys: ApiKeyCache;
   /** Public base URL of the API, for the ingest URLs shown to tenants; derived from the request when unset. */
   publicUrl?: string | undefined;
   /** Counts ingested events; absent, nothing is counted. */

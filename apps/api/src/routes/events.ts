@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EVENT_TYPE_PATTERN_SOURCE, OPERATIONAL_EVENT_PREFIX } from '@hookrelay/domain';
-import { getEvent, isUuid, listEvents, publishEvent } from '@hookrelay/db';
+import { getEvent, isUuid, listEvents } from '@hookrelay/db';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { IdParams, Page, PageQuery, errorResponses } from '../schemas/common.ts';
 import {
@@ -12,12 +12,12 @@ import {
   PublishEventResponse,
 } from '../schemas/events.ts';
 import { WindowQuery } from '../schemas/stats.ts';
-import { enqueueCommitted, type RouteDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { parseWindow } from './stats.ts';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues, metrics }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, publisher, metrics }) => {
   app.post(
     '/events',
     {
@@ -39,11 +39,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       if (bodyKey !== undefined && headerKey !== undefined && bodyKey !== headerKey) {
         throw new HttpError(400, 'body/idempotencyKey and the Idempotency-Key header differ');
       }
-      const result = await publishEvent(db, request.tenantId, { type, data, idempotencyKey: bodyKey ?? headerKey });
+      // Committed and queued on return. If Redis could not take the jobs, the reconciler enqueues
+      // them from Postgres later: the delivery is owed either way, so the answer is still 202.
+      const result = await publisher.publish(request.tenantId, { type, data, idempotencyKey: bodyKey ?? headerKey });
       if (!result.replayed) metrics?.eventsIngested.inc({ origin: 'api' });
-      // Committed: from here on the delivery is owed. If Redis cannot take the jobs now, the
-      // reconciler enqueues them from Postgres, so the answer is still 202.
-      await enqueueCommitted(queues, result.deliveries, request.log, { eventId: result.event.id });
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(202).send({
         id: result.event.id,

@@ -1,0 +1,55 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { GroupCommit, isDatabaseUnavailable, publishEvents, type Db, type PublishInput, type PublishRequest, type PublishResult } from '@hookrelay/db';
+import type { Queues } from '@hookrelay/queue';
+import { enqueueCommitted } from './routes/deps.ts';
+
+/** Publish transactions in flight at once: Postgres flushes their commits together. */
+const PUBLISH_CONCURRENCY = 4;
+
+type Outcome = { result: PublishResult; enqueued: Promise<void> } | { error: unknown };
+
+export interface Publisher {
+  /** Resolves once the event and its deliveries are committed and their jobs handed to Redis. */
+  publish(tenantId: string, input: PublishInput): Promise<PublishResult>;
+}
+
+/**
+ * Group commit for POST /v1/events: the publishes that arrive while a transaction is being
+ * committed share the next one (one WAL flush, multi-row inserts) and one addBulk. Each request
+ * still gets its 202 only after its own rows are durable.
+ *
+ * A batch that fails for any reason but an unreachable database is split, each publish retried on
+ * its own, so one request's problem never fails its neighbours.
+ */
+export function createPublisher(db: Db, queues: Queues, log: FastifyBaseLogger): Publisher {
+  const enqueue = (results: PublishResult[]) =>
+    enqueueCommitted(queues, results.flatMap((r) => r.deliveries), log, { events: results.map((r) => r.event.id) });
+
+  const batches = new GroupCommit<PublishRequest, Outcome>(async (batch) => {
+    try {
+      const results = await publishEvents(db, batch);
+      // Not awaited here: the next batch may commit while Redis takes this one's jobs.
+      const enqueued = enqueue(results);
+      return results.map((result) => ({ result, enqueued }));
+    } catch (err) {
+      if (batch.length === 1 || isDatabaseUnavailable(err)) throw err;
+      return Promise.all(
+        batch.map((one) =>
+          publishEvents(db, [one]).then(
+            ([result]) => ({ result: result!, enqueued: enqueue([result!]) }),
+            (error: unknown) => ({ error }),
+          ),
+        ),
+      );
+    }
+  }, { concurrency: PUBLISH_CONCURRENCY });
+
+  return {
+    async publish(tenantId, input) {
+      const outcome = await batches.add({ tenantId, input });
+      if ('error' in outcome) throw outcome.error;
+      await outcome.enqueued;
+      return outcome.result;
+    },
+  };
+}
