@@ -33,7 +33,7 @@ export const FULL: BenchOptions = {
   ingestLevels: [8, 32, 128],
   ingestSeconds: 10,
   warmupSeconds: 3,
-  e2eRates: [100, 1_000],
+  e2eRates: [100, 500, 1_000],
   e2eSeconds: 15,
   backlogDeliveries: 1_000_000,
   backlogFanout: 10,

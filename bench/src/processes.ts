@@ -7,27 +7,19 @@ const tsx = import.meta.resolve('tsx');
 const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const verbose = process.env.BENCH_VERBOSE === '1';
 
-/** Peak resident set (VmHWM) of a live process, in MiB; 0 once it is gone. */
-export function peakRssMiB(pid: number | undefined): number {
+/** A memory figure of a live process from /proc (VmHWM: peak resident set, VmRSS: current), in MiB; 0 once it is gone. */
+function statusMiB(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
   if (!pid) return 0;
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
+    return Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
   } catch {
     return 0;
   }
 }
 
-/** Current resident set (VmRSS) of a live process, in MiB. */
-export function rssMiB(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
-  } catch {
-    return 0;
-  }
-}
+export const peakRssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmHWM');
+export const rssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmRSS');
 
 export async function freePort(): Promise<number> {
   const server = createServer();

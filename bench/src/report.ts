@@ -58,8 +58,10 @@ export function targets(r: Results): Target[] {
   }
   const fastest = (r.e2e ?? []).at(-1);
   if (fastest) {
-    out.push({ name: `e2e p50 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p50, target: '≤ 10', met: fastest.fromAccepted.p50 <= 10 });
-    out.push({ name: `e2e p99 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p99, target: '≤ 50', met: fastest.fromAccepted.p99 <= 50 });
+    // Events still pending after the run are slower than any percentile shown: no target is met then.
+    const all = fastest.undelivered === 0;
+    out.push({ name: `e2e p50 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p50, target: '≤ 10', met: all && fastest.fromAccepted.p50 <= 10 });
+    out.push({ name: `e2e p99 at ${fastest.rate}/s (ms)`, measured: fastest.fromAccepted.p99, target: '≤ 50', met: all && fastest.fromAccepted.p99 <= 50 });
   }
   if (r.noisy) out.push({ name: 'healthy p99 with ÷ without noisy neighbour', measured: r.noisy.p99Ratio, target: '≤ 2.0×', met: r.noisy.p99Ratio <= 2 });
   if (r.backlog) {
@@ -116,8 +118,8 @@ export function render(r: Results, opts: BenchOptions): string {
   levelRows('hookrelay POST /v1/events', r.ingest);
   if (ingestRows.length > 0) out.push(table('Ingest (autocannon, 1 KiB events; Hookrelay answers 202 after commit)', ['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'refused', 'peak RSS MiB'], ingestRows));
   if (r.e2e?.length) {
-    out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'peak RSS MiB'],
-      r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, rss(e.peakRssMiB)])));
+    out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'still pending', 'peak RSS MiB'],
+      r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, e.undelivered, rss(e.peakRssMiB)])));
   }
   if (r.backlog) {
     const b = r.backlog;

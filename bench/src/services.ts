@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Context } from './context.ts';
 import { Child, freePort, spawnEntry } from './processes.ts';
 import { REDIS_URL, type Sandbox } from './infra.ts';
 import { waitUntil } from './stats.ts';
@@ -44,4 +45,40 @@ export async function startApi(env: Record<string, string>): Promise<Api> {
 
 export function startWorkers(env: Record<string, string>, count: number): Child[] {
   return Array.from({ length: count }, (_, i) => spawnEntry(`worker ${i + 1}`, 'apps/worker/src/main.ts', env));
+}
+
+export interface BenchStack {
+  sandbox: Sandbox;
+  env: Record<string, string>;
+  api: Api;
+  /** The API first, then every worker started. */
+  children: Child[];
+  startWorkers(count: number): Child[];
+  /** Stops every process (workers first) and drops the sandbox. */
+  stop(): Promise<void>;
+}
+
+/** A scenario's own database and Redis prefix, with the API and `workers` worker processes running on them. */
+export async function startStack(ctx: Context, workers = 0): Promise<BenchStack> {
+  const sandbox = await ctx.sandboxes.open();
+  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
+  const api = await startApi(env);
+  const children = [api.child];
+  const stack: BenchStack = {
+    sandbox,
+    env,
+    api,
+    children,
+    startWorkers(count) {
+      const started = startWorkers(env, count);
+      children.push(...started);
+      return started;
+    },
+    async stop() {
+      for (const c of [...children].reverse()) await c.stop();
+      await sandbox.drop();
+    },
+  };
+  stack.startWorkers(workers);
+  return stack;
 }

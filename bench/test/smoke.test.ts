@@ -30,6 +30,7 @@ describe('pnpm bench --smoke', () => {
     expect(r.delivery.map((d: { fanout: number }) => d.fanout)).toEqual([1, 10]);
     for (const d of r.delivery) expect(d.perSecond).toBeGreaterThan(0);
     expect(r.e2e[0].published).toBeGreaterThan(0);
+    expect(r.e2e[0].undelivered).toBe(0);
     expect(r.e2e[0].fromAccepted.count).toBe(r.e2e[0].published);
     expect(r.backlog.redisBytesPerDelivery).toBeGreaterThan(0);
     expect(r.backlog.drained).toBeGreaterThan(0);

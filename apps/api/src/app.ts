@@ -54,7 +54,15 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
     schemaErrorFormatter: formatSchemaErrors,
     requestIdHeader: 'x-request-id',
+    // One line per request, written when it is answered (below), instead of Fastify's two.
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100, remoteAddress: request.ip },
+      'request completed',
+    );
+  });
 
   registerErrorHandling(app);
   // Before every route, so that each answer carries the headers.

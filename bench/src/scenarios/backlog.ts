@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Context } from '../context.ts';
 import { REDIS_URL, redisUsedMemory } from '../infra.ts';
 import { createTenant, seedBacklog } from '../seed.ts';
-import { serviceEnv, startApi, startWorkers } from '../services.ts';
+import { startStack } from '../services.ts';
 import { sleep } from '../stats.ts';
 
 export interface BacklogRun {
@@ -21,11 +21,9 @@ export interface BacklogRun {
 export async function backlogRun(ctx: Context): Promise<BacklogRun> {
   const { backlogDeliveries: total, backlogFanout: fanout, backlogObserveSeconds: seconds } = ctx.opts;
   ctx.log(`backlog: ${total} queued deliveries (fan-out ${fanout}), one worker watched for ${seconds} s`);
-  const sandbox = await ctx.sandboxes.open();
-  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
-  const api = await startApi(env);
+  const stack = await startStack(ctx);
+  const { sandbox, api } = stack;
   const redis = new Redis(REDIS_URL);
-  const children = [api.child];
   try {
     const subs = Array.from({ length: fanout }, (_, i) => ({ url: `${ctx.receiver.url}/backlog/${i}`, eventTypes: ['bench.*'], maxInFlight: 1000 }));
     const tenant = await createTenant(api, subs);
@@ -36,8 +34,7 @@ export async function backlogRun(ctx: Context): Promise<BacklogRun> {
     });
     const after = await redisUsedMemory(redis);
     ctx.receiver.reset();
-    const [worker] = startWorkers(env, 1);
-    children.push(worker!);
+    const [worker] = stack.startWorkers(1);
     const workerRssMiB: number[] = [];
     for (let s = 0; s < seconds; s++) {
       await sleep(1000);
@@ -58,7 +55,6 @@ export async function backlogRun(ctx: Context): Promise<BacklogRun> {
     };
   } finally {
     redis.disconnect();
-    for (const c of children.reverse()) await c.stop();
-    await sandbox.drop();
+    await stack.stop();
   }
 }

@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import type { Context } from '../context.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import { createTenant, seedBacklog } from '../seed.ts';
-import { serviceEnv, startApi, startWorkers } from '../services.ts';
+import { startStack } from '../services.ts';
 import { round, waitUntil, type Percentiles } from '../stats.ts';
 
 export interface DeliveryRun {
@@ -37,17 +37,15 @@ async function attemptDurations(databaseUrl: string, tenantId: string): Promise<
 /** 100k deliveries already queued, drained by `workers` worker processes, every attempt recorded. */
 export async function deliveryRun(ctx: Context, fanout: number, workers: number): Promise<DeliveryRun> {
   ctx.log(`delivery: ${ctx.opts.deliveryCount} queued deliveries, fan-out ${fanout}, ${workers} worker process(es)`);
-  const sandbox = await ctx.sandboxes.open();
-  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
-  const api = await startApi(env);
-  const children = [api.child];
+  const stack = await startStack(ctx);
+  const { sandbox, api, children } = stack;
   try {
     // One endpoint takes the whole run: its in-flight cap is raised above the fleet's concurrency.
     const subs = Array.from({ length: fanout }, (_, i) => ({ url: `${ctx.receiver.url}/deliver/${i}`, eventTypes: ['bench.*'], maxInFlight: 1000 }));
     const tenant = await createTenant(api, subs);
     const total = await seedBacklog(sandbox.databaseUrl, sandbox.redisPrefix, tenant, Math.ceil(ctx.opts.deliveryCount / fanout));
     ctx.receiver.reset();
-    children.push(...startWorkers(env, workers));
+    stack.startWorkers(workers);
     const sampler = setInterval(() => children.forEach((c) => c.peakRss()), 1000);
     const arrived = await waitUntil(() => ctx.receiver.count >= total, 30 * 60_000, 50);
     let recorded = false;
@@ -71,8 +69,7 @@ export async function deliveryRun(ctx: Context, fanout: number, workers: number)
       problems,
     };
   } finally {
-    for (const c of children.reverse()) await c.stop();
-    await sandbox.drop();
+    await stack.stop();
   }
 }
 

@@ -2,7 +2,7 @@ import type { Context } from '../context.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import type { ClosedLoopResult } from '../load.ts';
 import { createTenant } from '../seed.ts';
-import { serviceEnv, startApi } from '../services.ts';
+import { startStack } from '../services.ts';
 import { driveIngest } from './baselines.ts';
 
 export interface IngestRun {
@@ -17,9 +17,8 @@ export interface IngestRun {
  */
 export async function ingestRun(ctx: Context): Promise<IngestRun> {
   ctx.log(`ingest: POST /v1/events at concurrency ${ctx.opts.ingestLevels.join(', ')}`);
-  const sandbox = await ctx.sandboxes.open();
-  const env = serviceEnv(sandbox);
-  const api = await startApi(env);
+  const stack = await startStack(ctx);
+  const { sandbox, api } = stack;
   try {
     const tenant = await createTenant(api, [{ url: `${ctx.receiver.url}/ingest`, eventTypes: ['bench.*'] }]);
     const levels = await driveIngest(ctx, `${api.baseUrl}/v1/events`, { authorization: `Bearer ${tenant.apiKey}` });
@@ -34,7 +33,6 @@ export async function ingestRun(ctx: Context): Promise<IngestRun> {
     if (refused > 0) problems.push(`${refused} requests were refused or failed`);
     return { levels, peakRssMiB: api.child.peakRss(), problems };
   } finally {
-    await api.child.stop();
-    await sandbox.drop();
+    await stack.stop();
   }
 }

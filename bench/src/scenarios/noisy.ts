@@ -1,7 +1,7 @@
 import type { Context } from '../context.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import { createTenant } from '../seed.ts';
-import { serviceEnv, startApi, startWorkers } from '../services.ts';
+import { startStack } from '../services.ts';
 import { percentiles, round, sleep, type Percentiles } from '../stats.ts';
 import { publishAndMeasure } from './latency.ts';
 
@@ -27,10 +27,7 @@ const HEALTHY = 3;
 export async function noisyRun(ctx: Context): Promise<NoisyRun> {
   const rate = ctx.opts.noisyRate;
   ctx.log(`noisy neighbour: ${rate} events/s, 90 % to an endpoint that times out`);
-  const sandbox = await ctx.sandboxes.open();
-  const env = serviceEnv(sandbox, { HOOKRELAY_WORKER_CONCURRENCY: String(ctx.opts.concurrency) });
-  const api = await startApi(env);
-  const children = [api.child, ...startWorkers(env, 1)];
+  const { sandbox, api, children, stop } = await startStack(ctx, 1);
   ctx.receiver.reset();
   ctx.receiver.recordArrivals = true;
   try {
@@ -69,7 +66,6 @@ export async function noisyRun(ctx: Context): Promise<NoisyRun> {
     };
   } finally {
     ctx.receiver.recordArrivals = false;
-    for (const c of children.reverse()) await c.stop();
-    await sandbox.drop();
+    await stop();
   }
 }
