@@ -45,7 +45,8 @@ export const FULL: BenchOptions = {
 /** A few seconds of each scenario: proves the bench runs and the books balance, measures nothing. */
 export const SMOKE: BenchOptions = {
   smoke: true,
-  concurrency: 10,
+  // The default: at 10, one hanging endpoint (maxInFlight 10) would hold every slot.
+  concurrency: 200,
   rawCount: 1_000,
   naiveCount: 1_000,
   deliveryCount: 1_000,

@@ -130,7 +130,11 @@ export function render(r: Results, opts: BenchOptions): string {
   if (r.noisy) {
     const n = r.noisy;
     out.push(table(`Noisy neighbour (${n.rate} events/s, 90 % to an endpoint that never answers): healthy endpoints' 202 → first byte`, ['traffic', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
-      [['healthy only', n.quiet.p50, n.quiet.p95, n.quiet.p99, n.quiet.max], ['with noisy neighbour', n.noisy.p50, n.noisy.p95, n.noisy.p99, n.noisy.max]]));
+      [
+        ['healthy only (10 % of the rate)', n.quiet.p50, n.quiet.p95, n.quiet.p99, n.quiet.max],
+        ['healthy at the full rate, no neighbour', n.sameLoad.p50, n.sameLoad.p95, n.sameLoad.p99, n.sameLoad.max],
+        ['with noisy neighbour (90 % of the rate)', n.noisy.p50, n.noisy.p95, n.noisy.p99, n.noisy.max],
+      ]));
   }
   const t = targets(r);
   if (t.length > 0) out.push(table('Targets', ['target', 'measured', 'wanted', 'met'], t.map((x) => [x.name, x.measured, x.target, x.met ? 'yes' : 'NO'])));

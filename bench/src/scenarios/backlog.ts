@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import { REDIS_URL, redisUsedMemory } from '../infra.ts';
 import { createTenant, seedBacklog } from '../seed.ts';
 import { startStack } from '../services.ts';
-import { sleep } from '../stats.ts';
+import { sleep, waitUntil } from '../stats.ts';
 
 export interface BacklogRun {
   queued: number;
@@ -35,6 +35,8 @@ export async function backlogRun(ctx: Context): Promise<BacklogRun> {
     const after = await redisUsedMemory(redis);
     ctx.receiver.reset();
     const [worker] = stack.startWorkers(1);
+    // The window opens with the first delivery, not with the process (start-up takes a few seconds).
+    await waitUntil(() => ctx.receiver.count > 0, 60_000, 50);
     const workerRssMiB: number[] = [];
     for (let s = 0; s < seconds; s++) {
       await sleep(1000);

@@ -11,8 +11,15 @@ export interface NoisyRun {
   quiet: Percentiles;
   /** The same, while 90 % of all traffic goes to an endpoint that never answers. */
   noisy: Percentiles;
-  /** noisy p99 / quiet p99. */
+  /** noisy p99 / quiet p99: the target's measure. */
   p99Ratio: number;
+  /**
+   * The healthy endpoints taking the whole rate themselves, with no hanging endpoint: what the
+   * extra load alone costs on this machine, to tell it apart from what the neighbour costs.
+   */
+  sameLoad: Percentiles;
+  /** noisy p99 / sameLoad p99. */
+  p99RatioToSameLoad: number;
   peakRssMiB: Record<string, number>;
   problems: string[];
 }
@@ -41,6 +48,7 @@ export async function noisyRun(ctx: Context): Promise<NoisyRun> {
     const warm = Math.max(1, ctx.opts.warmupSeconds);
     await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds: warm, typeOf: healthy });
     const quiet = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds, typeOf: healthy });
+    const sameLoad = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate, seconds, typeOf: healthy });
     const noisy = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, {
       rate,
       seconds,
@@ -48,19 +56,22 @@ export async function noisyRun(ctx: Context): Promise<NoisyRun> {
       mustArrive: isHealthy,
     });
     await sleep(500);
-    const events = [quiet, noisy].reduce((n, m) => n + m.published.accepted.size, 0) + Math.round((rate / 10) * warm);
+    const events = [quiet, sameLoad, noisy].reduce((n, m) => n + m.published.accepted.size, 0) + Math.round((rate / 10) * warm);
     const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
     const problems = ledgerProblems({ events: ledger.events, deliveries: ledger.owed }, ledger, { deadAllowed: true });
     if (ledger.events < events) problems.push(`${events} events answered 202 but ${ledger.events} stored`);
-    const missing = quiet.missing + noisy.missing;
+    const missing = quiet.missing + sameLoad.missing + noisy.missing;
     if (missing > 0) problems.push(`${missing} healthy deliveries never reached the receiver`);
     const q = percentiles(quiet.fromAccepted);
     const n = percentiles(noisy.fromAccepted);
+    const same = percentiles(sameLoad.fromAccepted);
     return {
       rate,
       quiet: q,
       noisy: n,
       p99Ratio: q.p99 > 0 ? round(n.p99 / q.p99) : 0,
+      sameLoad: same,
+      p99RatioToSameLoad: same.p99 > 0 ? round(n.p99 / same.p99) : 0,
       peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
       problems,
     };
