@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const tsx = import.meta.resolve('tsx');
@@ -20,14 +19,6 @@ function statusMiB(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number {
 
 export const peakRssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmHWM');
 export const rssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmRSS');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** A child process of the bench: one of Hookrelay's apps or a baseline, with its peak RSS on hand. */
 export class Child {
@@ -77,10 +68,6 @@ export class Child {
       this.process.on('message', onMessage);
       this.process.once('exit', onExit);
     });
-  }
-
-  send(message: unknown): void {
-    this.process.send?.(message as never);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; records the peak RSS first. */

@@ -52,7 +52,7 @@ export async function seedBacklog(
   events: number,
   onProgress?: (queued: number) => void,
 ): Promise<number> {
-  const db: Db = createDb(databaseUrl, { max: 4, encryptionKeys: undefined as never });
+  const db: Db = createDb(databaseUrl, { max: 4 });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = createQueues(redis, redisPrefix);
   const data = samplePayload();

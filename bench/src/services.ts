@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from './context.ts';
-import { Child, freePort, spawnEntry } from './processes.ts';
+import { freePort } from '@hookrelay/testing/tcp-proxy';
+import { Child, spawnEntry } from './processes.ts';
 import { REDIS_URL, type Sandbox } from './infra.ts';
 import { waitUntil } from './stats.ts';
 

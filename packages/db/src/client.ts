@@ -17,11 +17,11 @@ export interface Db {
 
 export interface DbOptions {
   max?: number;
-  /** The keys signing secrets are encrypted under at rest: `config.encryptionKeys`. */
-  encryptionKeys: SecretBoxKeys;
+  /** The keys signing secrets are encrypted under at rest: `config.encryptionKeys`. Without them, reading or writing a secret throws. */
+  encryptionKeys?: SecretBoxKeys;
 }
 
-export function createDb(url: string, { max = 10, encryptionKeys }: DbOptions): Db {
+export function createDb(url: string, { max = 10, encryptionKeys }: DbOptions = {}): Db {
   // JIT compiles short OLTP queries for hundreds of milliseconds more than they take to run.
   const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'hookrelay', jit: 'off' } });
   return {
