@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '@hookrelay/db';
 import { buildApp } from '@hookrelay/api';
-import { ApiClient, Stack, freePort, startTcpProxy, type TcpProxy, type Tenant } from '@hookrelay/testing';
+import { ApiClient, Stack, createTestDatabase, freePort, startTcpProxy, type TcpProxy, type Tenant } from '@hookrelay/testing';
 
 describe('while Postgres is unreachable', () => {
   let stack: Stack;
@@ -57,5 +57,42 @@ describe('while Postgres is unreachable', () => {
     const after = await client.post('/v1/events', { type: 'outage.after', data: {} });
     expect(after.status, after.text).toBe(202);
     expect(await events()).toBe(before[0]! + 1);
+  });
+});
+
+describe('a Postgres connection lost in the middle of a transaction', () => {
+  it('fails that transaction with an error the caller can catch, and the process lives on', async () => {
+    const port = await freePort();
+    const proxy = await startTcpProxy(port, 5432);
+    const database = await createTestDatabase();
+    const url = new URL(database.url);
+    url.port = String(port);
+    const db = createDb(url.toString(), { max: 1 });
+    // A deferred write on a socket the driver had already dropped used to throw from a timer.
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', record);
+    try {
+      const outcome = await db.sql
+        .begin(async (tx) => {
+          await tx`select 1`;
+          const slow = tx`select pg_sleep(0.3)`;
+          setTimeout(() => void proxy.close(), 50);
+          await slow.catch(() => {});
+          await tx`select 2`;
+        })
+        .then(
+          () => 'committed',
+          (err: { code?: string }) => err.code,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+      expect(outcome).toBe('CONNECTION_CLOSED');
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', record);
+      await db.close().catch(() => {});
+      await proxy.close();
+      await database.drop();
+    }
   });
 });
