@@ -1,6 +1,6 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { createSecretBox, type SecretBox, type SecretBoxKeys } from '@hookrelay/domain';
+import { createSecretBox, rememberingDecryptions, type SecretBox, type SecretBoxKeys } from '@hookrelay/domain';
 import * as schema from './schema.ts';
 
 export type Orm = PostgresJsDatabase<typeof schema>;
@@ -27,7 +27,7 @@ export function createDb(url: string, { max = 10, encryptionKeys }: DbOptions = 
   return {
     orm: drizzle(sql, { schema }),
     sql,
-    secrets: encryptionKeys ? createSecretBox(encryptionKeys) : missingSecretBox,
+    secrets: encryptionKeys ? rememberingDecryptions(createSecretBox(encryptionKeys)) : missingSecretBox,
     close: () => sql.end({ timeout: 5 }),
   };
 }

@@ -109,3 +109,25 @@ export function createSecretBox({ current, old = [] }: SecretBoxKeys): SecretBox
     },
   };
 }
+
+/**
+ * The same box, remembering the plain text of the last `max` values it decrypted. A stored value
+ * carries its own random IV, so a changed secret is a new value and is never answered from memory;
+ * one that fails to decrypt is not remembered. The worker decrypts a subscription's secret for
+ * every attempt, and AES-GCM set-up is a visible share of an attempt's CPU.
+ */
+export function rememberingDecryptions(box: SecretBox, max = 10_000): SecretBox {
+  const plain = new Map<string, string>();
+  return {
+    ...box,
+    decrypt(stored) {
+      const known = plain.get(stored);
+      if (known !== undefined) return known;
+      const text = box.decrypt(stored);
+      // Oldest first out: a Map iterates in insertion order.
+      if (plain.size >= max) plain.delete(plain.keys().next().value!);
+      plain.set(stored, text);
+      return text;
+    },
+  };
+}

@@ -7,6 +7,8 @@ import {
   encryptionKeyProblem,
   isEncrypted,
   parseEncryptionKey,
+  rememberingDecryptions,
+  type SecretBox,
 } from '../src/secret-box.ts';
 
 const key = () => randomBytes(32);
@@ -105,5 +107,29 @@ describe('secret box', () => {
     expect(() => createSecretBox({ current: randomBytes(16) })).toThrow(/32 bytes/);
     expect(encryptionKeyId(Buffer.alloc(32, 1))).toBe(encryptionKeyId(Buffer.alloc(32, 1)));
     expect(encryptionKeyId(Buffer.alloc(32, 1))).not.toBe(encryptionKeyId(Buffer.alloc(32, 2)));
+  });
+
+  it('remembers decryptions, bounded, answering a new or altered value only by decrypting it', () => {
+    const box = createSecretBox({ current: key() });
+    let decrypted = 0;
+    const counting: SecretBox = { ...box, decrypt: (stored) => (decrypted++, box.decrypt(stored)) };
+    const remembering = rememberingDecryptions(counting, 2);
+    const [a, b, c] = ['whsec_a', 'whsec_b', 'whsec_c'].map((s) => box.encrypt(s)) as [string, string, string];
+
+    expect([remembering.decrypt(a), remembering.decrypt(a), remembering.decrypt(b)]).toEqual(['whsec_a', 'whsec_a', 'whsec_b']);
+    expect(decrypted).toBe(2);
+    // A rotated secret is a new stored value (fresh IV), so it is decrypted, never served from memory.
+    expect(remembering.decrypt(box.encrypt('whsec_a'))).toBe('whsec_a');
+    expect(decrypted).toBe(3);
+    // Bounded: the oldest entry (a) made room, so it is decrypted again.
+    remembering.decrypt(c);
+    remembering.decrypt(a);
+    expect(decrypted).toBe(5);
+    // A value that fails is not remembered: it fails every time.
+    const altered = a.slice(0, -4) + (a.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    expect(() => remembering.decrypt(altered)).toThrow(SecretBoxError);
+    expect(() => remembering.decrypt(altered)).toThrow(SecretBoxError);
+    expect(remembering.keyId).toBe(box.keyId);
+    expect(remembering.isCurrent(a)).toBe(true);
   });
 });

@@ -46,7 +46,17 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPo
   async function send(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookResponse> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // One controller per attempt for both the deadline and a cancellation from outside:
+    // AbortSignal.timeout plus AbortSignal.any cost three signals and weak references each time.
+    const abort = new AbortController();
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs);
+    const cancel = () => abort.abort(signal?.reason);
+    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
     try {
       const url = new URL(req.url);
       assertAllowedPort(url, allowedPorts);
@@ -56,7 +66,7 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPo
         headers: req.headers,
         body: req.body,
         dispatcher: agent,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: abort.signal,
       });
       const firstByteMs = elapsed();
       const responseBody = await readCapped(res.body);
@@ -71,7 +81,10 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPo
       };
     } catch (err) {
       if (signal?.aborted) throw err; // cancelled by us (shutdown): not an attempt result
-      return { statusCode: null, responseBody: null, error: describe(err, timeout.aborted, timeoutMs), durationMs: elapsed() };
+      return { statusCode: null, responseBody: null, error: describe(err, timedOut, timeoutMs), durationMs: elapsed() };
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', cancel);
     }
   }
 
