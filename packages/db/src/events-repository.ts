@@ -54,7 +54,7 @@ interface NewEvent {
 
 /** The subscriptions of a tenant that a new event of `type` goes to. */
 async function fanOutTargets(db: Db, tenantId: string, type: string) {
-  return (await listFanoutTargets(db.orm, [tenantId])).filter((s) => matchesEventType(s.eventTypes, type));
+  return (await listFanoutTargets(db, [tenantId])).filter((s) => matchesEventType(s.eventTypes, type));
 }
 
 const deliveryRefs = (event: NewEvent, targets: { id: string }[]): DeliveryRef[] =>
@@ -130,7 +130,7 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[])
   // Read once every request of the batch has arrived: a subscription created before a publish was
   // answered is one of its targets.
   const subscriptionsOf = new Map<string, { id: string; eventTypes: string[] }[]>();
-  for (const s of await listFanoutTargets(db.orm, [...new Set(requests.map((r) => r.tenantId))])) {
+  for (const s of await listFanoutTargets(db, [...new Set(requests.map((r) => r.tenantId))])) {
     const list = subscriptionsOf.get(s.tenantId) ?? [];
     list.push(s);
     subscriptionsOf.set(s.tenantId, list);

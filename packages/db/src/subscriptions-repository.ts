@@ -155,13 +155,14 @@ export async function deleteSubscription(db: Db, tenantId: string, id: string): 
   return rows.length > 0;
 }
 
-/** The filters of every subscription that can receive a tenant's new events. */
 /** The live subscriptions of the given tenants, with the event types each wants. */
-export async function listFanoutTargets(orm: Pick<Orm, 'select'>, tenantIds: readonly string[]) {
-  return orm
-    .select({ id: subscriptions.id, tenantId: subscriptions.tenantId, eventTypes: subscriptions.eventTypes })
-    .from(subscriptions)
-    .where(and(inArray(subscriptions.tenantId, [...tenantIds]), eq(subscriptions.enabled, true), isNull(subscriptions.deletedAt)));
+export async function listFanoutTargets(db: Db, tenantIds: readonly string[]) {
+  // Raw postgres.js, as on the other per-publish paths: building the query through drizzle cost
+  // more CPU than running it.
+  return db.sql<{ id: string; tenantId: string; eventTypes: string[] }[]>`
+    select id, tenant_id as "tenantId", event_types as "eventTypes"
+    from subscriptions
+    where tenant_id = any(${tenantIds as string[]}::uuid[]) and enabled and deleted_at is null`;
 }
 
 /**
