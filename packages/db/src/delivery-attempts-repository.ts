@@ -129,12 +129,13 @@ export interface AttemptResult {
 }
 
 /**
- * Writes many attempt results in one transaction of two statements, whatever the batch size:
- * the worker's group commit calls this with everything that finished since the last flush.
+ * Writes many attempt results in one statement, whatever the batch size (the attempts' insert
+ * rides in a CTE, so the statement is atomic without a transaction and costs one round trip where
+ * BEGIN, two statements and COMMIT cost four): the worker's group commit calls this with
+ * everything that finished since the last flush.
  */
 export async function recordAttemptResults(db: Db, results: readonly AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
-  const rows = results.filter((r) => !r.skipAttemptRow);
   const updates = JSON.stringify(
     results.map((r) => ({
       id: r.deliveryId,
@@ -145,39 +146,39 @@ export async function recordAttemptResults(db: Db, results: readonly AttemptResu
       error: r.deliveryError ?? r.error,
     })),
   );
-  await db.sql.begin(async (tx) => {
-    if (rows.length > 0) {
-      const inserts = JSON.stringify(
-        rows.map((r) => ({
-          tenant_id: r.tenantId,
-          delivery_id: r.deliveryId,
-          attempt: r.attempt,
-          started_at: r.startedAt.toISOString(),
-          duration_ms: r.durationMs,
-          status_code: r.statusCode,
-          response_body: r.responseBody,
-          error: r.error,
-        })),
-      );
-      await tx`
-        insert into attempts (tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error)
-        select tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error
-        from json_to_recordset(${inserts}::json) as r(
-          tenant_id uuid, delivery_id uuid, attempt int, started_at timestamptz, duration_ms int,
-          status_code int, response_body text, error text)`;
-    }
-    // A duplicate run of an already-finished delivery (at-least-once) must not drag it back to
-    // pending, so only a success may overwrite a finished row.
-    await tx`
-      update deliveries d set
-        status = u.status::delivery_status,
-        attempt_count = greatest(d.attempt_count, coalesce(u.attempt, d.attempt_count)),
-        next_attempt_at = u.next_attempt_at,
-        last_status_code = case when u.attempt is null then d.last_status_code else u.status_code end,
-        last_error = u.error,
-        updated_at = now()
-      from json_to_recordset(${updates}::json) as u(
-        id uuid, status text, attempt int, next_attempt_at timestamptz, status_code int, error text)
-      where d.id = u.id and (d.status = 'pending' or u.status = 'succeeded')`;
-  });
+  const inserts = JSON.stringify(
+    results
+      .filter((r) => !r.skipAttemptRow)
+      .map((r) => ({
+        tenant_id: r.tenantId,
+        delivery_id: r.deliveryId,
+        attempt: r.attempt,
+        started_at: r.startedAt.toISOString(),
+        duration_ms: r.durationMs,
+        status_code: r.statusCode,
+        response_body: r.responseBody,
+        error: r.error,
+      })),
+  );
+  // A duplicate run of an already-finished delivery (at-least-once) must not drag it back to
+  // pending, so only a success may overwrite a finished row. A data-modifying CTE runs exactly
+  // once, whether or not the main statement reads it.
+  await db.sql`
+    with new_attempts as (
+      insert into attempts (tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error)
+      select tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error
+      from json_to_recordset(${inserts}::json) as r(
+        tenant_id uuid, delivery_id uuid, attempt int, started_at timestamptz, duration_ms int,
+        status_code int, response_body text, error text)
+    )
+    update deliveries d set
+      status = u.status::delivery_status,
+      attempt_count = greatest(d.attempt_count, coalesce(u.attempt, d.attempt_count)),
+      next_attempt_at = u.next_attempt_at,
+      last_status_code = case when u.attempt is null then d.last_status_code else u.status_code end,
+      last_error = u.error,
+      updated_at = now()
+    from json_to_recordset(${updates}::json) as u(
+      id uuid, status text, attempt int, next_attempt_at timestamptz, status_code int, error text)
+    where d.id = u.id and (d.status = 'pending' or u.status = 'succeeded')`;
 }
