@@ -87,6 +87,14 @@ export function machine() {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 }
 
+/** Worker processes summed, then the API, Postgres, Redis, the bench itself, the total and how busy the machine was. */
+function cpuColumns(perUnit: Record<string, number>, busyPct: number, withApi: boolean): (string | number)[] {
+  const workers = Object.entries(perUnit).filter(([name]) => name.startsWith('worker')).reduce((sum, [, ms]) => sum + ms, 0);
+  const total = Object.values(perUnit).reduce((a, b) => a + b, 0);
+  const two = (x: number) => Math.round(x * 100) / 100;
+  return [two(workers), withApi ? (perUnit.api ?? 0) : '', perUnit.postgres ?? 0, perUnit.redis ?? 0, perUnit.bench ?? 0, two(total), busyPct];
+}
+
 function table(title: string, header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
@@ -109,6 +117,14 @@ export function render(r: Results, opts: BenchOptions): string {
   if (deliveryRows.length > 0) {
     out.push(table(`Delivery throughput (concurrency ${opts.concurrency} per process; Hookrelay records every attempt in Postgres)`, ['run', 'deliveries/s', '× naive', '× raw', 'HTTP p50 ms', 'HTTP p99 ms', 'peak RSS MiB'], deliveryRows));
   }
+  const cpuRows: (string | number)[][] = [];
+  if (r.naiveBullmq?.cpuMsPerJob !== undefined) cpuRows.push(['naive BullMQ (baseline)', r.naiveBullmq.cpuMsPerJob, '', '', '', '', '', '']);
+  for (const d of r.delivery ?? []) {
+    cpuRows.push([`hookrelay fan-out ${d.fanout}, ${d.workers} worker${d.workers > 1 ? 's' : ''}`, ...cpuColumns(d.cpuMsPerDelivery, d.machineBusyPct, false)]);
+  }
+  if (cpuRows.length > 0) {
+    out.push(table('CPU per delivery while draining (ms of user + system time; bench = the receiver)', ['run', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %'], cpuRows));
+  }
   const ingestRows: (string | number)[][] = [];
   const levelRows = (name: string, b: IngestBaseline | undefined) => {
     for (const l of b?.levels ?? []) ingestRows.push([name, l.concurrency, l.perSecond, l.latency.p50, l.latency.p99, l.non2xx + l.errors, b!.peakRssMiB]);
@@ -120,6 +136,8 @@ export function render(r: Results, opts: BenchOptions): string {
   if (r.e2e?.length) {
     out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'still pending', 'peak RSS MiB'],
       r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, e.undelivered, rss(e.peakRssMiB)])));
+    out.push(table('CPU per event end to end (ms of user + system time; bench = the load generator and the receiver)', ['rate/s', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %'],
+      r.e2e.map((e) => [e.rate, ...cpuColumns(e.cpuMsPerEvent, e.machineBusyPct, true)])));
   }
   if (r.backlog) {
     const b = r.backlog;

@@ -32,6 +32,14 @@ describe('pnpm bench --smoke', () => {
     expect(r.e2e[0].published).toBeGreaterThan(0);
     expect(r.e2e[0].undelivered).toBe(0);
     expect(r.e2e[0].fromAccepted.count).toBe(r.e2e[0].published);
+    // CPU per unit of work is read from /proc (in 10 ms ticks): the processes that did the work show
+    // some; a service's share of a two-second run may round to nothing.
+    for (const name of ['api', 'worker 1', 'bench']) expect(r.e2e[0].cpuMsPerEvent[name], name).toBeGreaterThan(0);
+    for (const name of ['postgres', 'redis']) expect(r.e2e[0].cpuMsPerEvent[name], name).toBeGreaterThanOrEqual(0);
+    expect(r.e2e[0].machineBusyPct).toBeGreaterThan(0);
+    expect(r.e2e[0].machineBusyPct).toBeLessThanOrEqual(100);
+    for (const d of r.delivery) expect(d.cpuMsPerDelivery['worker 1']).toBeGreaterThan(0);
+    expect(r.naiveBullmq.cpuMsPerJob).toBeGreaterThan(0);
     expect(r.backlog.redisBytesPerDelivery).toBeGreaterThan(0);
     expect(r.backlog.drained).toBeGreaterThan(0);
     expect(r.noisy.noisy.count).toBeGreaterThan(0);

@@ -38,6 +38,7 @@ let done = 0;
 let finished: () => void;
 const allDone = new Promise<void>((r) => (finished = r));
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
 const worker = new Worker(
   'naive',
   async (job) => {
@@ -53,6 +54,7 @@ const worker = new Worker(
 );
 await allDone;
 const elapsedMs = performance.now() - started;
+const cpu = process.cpuUsage(cpuAtStart);
 await worker.close();
 await queue.obliterate({ force: true });
 await queue.close();
@@ -65,6 +67,7 @@ process.send!({
     perSecond: (count / elapsedMs) * 1000,
     latency: percentiles(latencies),
     redisBytesPerJob: (memoryAfter - memoryBefore) / count,
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / count,
   },
 });
 process.disconnect();

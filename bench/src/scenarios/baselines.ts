@@ -11,6 +11,8 @@ export interface DeliveryBaseline {
   latency: Percentiles;
   peakRssMiB: number;
   redisBytesPerJob?: number;
+  /** The naive worker's own CPU per job while it drained (user + system, ms). */
+  cpuMsPerJob?: number;
 }
 
 interface Finished<T> {
@@ -44,7 +46,7 @@ export async function naiveBullmq(ctx: Context): Promise<DeliveryBaseline> {
   try {
     const args = { url: ctx.receiver.url, count: ctx.opts.naiveCount, concurrency: ctx.opts.concurrency, redisUrl: REDIS_URL, prefix: sandbox.redisPrefix };
     const result = await runToEnd<DeliveryBaseline>(spawnEntry('naive-bullmq', 'bench/src/baselines/naive-bullmq.ts', {}, [JSON.stringify(args)]));
-    return { ...result, redisBytesPerJob: Math.round(result.redisBytesPerJob ?? 0) };
+    return { ...result, redisBytesPerJob: Math.round(result.redisBytesPerJob ?? 0), cpuMsPerJob: Math.round((result.cpuMsPerJob ?? 0) * 1000) / 1000 };
   } finally {
     await sandbox.drop();
   }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import type { Context } from '../context.ts';
+import { perUnit, startCpuWindow } from '../cpu.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import { createTenant, seedBacklog } from '../seed.ts';
 import { startStack } from '../services.ts';
@@ -15,6 +16,9 @@ export interface DeliveryRun {
   /** The HTTP attempts' own durations, as recorded in Postgres. */
   attemptMs: Percentiles;
   peakRssMiB: Record<string, number>;
+  /** CPU ms per delivery, per process, while the backlog drained. */
+  cpuMsPerDelivery: Record<string, number>;
+  machineBusyPct: number;
   problems: string[];
 }
 
@@ -46,6 +50,8 @@ export async function deliveryRun(ctx: Context, fanout: number, workers: number)
     const total = await seedBacklog(sandbox.databaseUrl, sandbox.redisPrefix, tenant, Math.ceil(ctx.opts.deliveryCount / fanout));
     ctx.receiver.reset();
     stack.startWorkers(workers);
+    // From the workers' start: their own start-up is in it, a few ms per delivery of 100k at most.
+    const cpu = startCpuWindow(Object.fromEntries(children.filter((c) => c.name !== 'api').map((c) => [c.name, c.process.pid])));
     const sampler = setInterval(() => children.forEach((c) => c.peakRss()), 1000);
     const arrived = await waitUntil(() => ctx.receiver.count >= total, 30 * 60_000, 50);
     let recorded = false;
@@ -53,6 +59,7 @@ export async function deliveryRun(ctx: Context, fanout: number, workers: number)
       recorded = await waitUntil(async () => (await readLedger(sandbox.databaseUrl, tenant.id)).succeeded >= total, 120_000, 50);
     }
     const doneAt = performance.now();
+    const used = cpu.stop();
     clearInterval(sampler);
     const elapsedMs = doneAt - ctx.receiver.firstAt;
     const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
@@ -66,6 +73,8 @@ export async function deliveryRun(ctx: Context, fanout: number, workers: number)
       perSecond: Math.round((total / elapsedMs) * 1000),
       attemptMs: await attemptDurations(sandbox.databaseUrl, tenant.id),
       peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
+      cpuMsPerDelivery: perUnit(used, total),
+      machineBusyPct: used.machineBusyPct,
       problems,
     };
   } finally {

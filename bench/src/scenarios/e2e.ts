@@ -1,4 +1,5 @@
 import type { Context } from '../context.ts';
+import { perUnit, startCpuWindow } from '../cpu.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import { createTenant } from '../seed.ts';
 import { startStack } from '../services.ts';
@@ -20,6 +21,10 @@ export interface E2eRun {
    */
   undelivered: number;
   peakRssMiB: Record<string, number>;
+  /** CPU ms per published event, per process (api, worker 1, postgres, redis, bench: the load generator and receiver). */
+  cpuMsPerEvent: Record<string, number>;
+  /** Share of the machine's two cores that was busy, in %. */
+  machineBusyPct: number;
   problems: string[];
 }
 
@@ -39,8 +44,10 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
     await publishAndMeasure(ctx, api.baseUrl, warm.apiKey, { rate: 100, seconds: Math.max(1, ctx.opts.warmupSeconds), typeOf: () => 'bench.warm' });
     for (const rate of ctx.opts.e2eRates) {
       const tenant = await createTenant(api, sub(String(rate)));
+      const cpu = startCpuWindow(Object.fromEntries(children.map((c) => [c.name, c.process.pid])));
       const m = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate, seconds: ctx.opts.e2eSeconds, typeOf: () => 'bench.e2e' });
       await sleep(500); // the last attempts' group commit
+      const used = cpu.stop();
       const n = m.published.accepted.size;
       const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
       const problems = ledgerProblems({ events: n, deliveries: n }, ledger);
@@ -54,6 +61,8 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
         fromSent: percentiles(m.fromSent),
         undelivered: m.missing,
         peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
+        cpuMsPerEvent: perUnit(used, n),
+        machineBusyPct: used.machineBusyPct,
         problems,
       });
     }
