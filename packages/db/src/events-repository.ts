@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { matchesEventType } from '@hookrelay/domain';
+import { assignBatches, matchesEventType } from '@hookrelay/domain';
 import type { Db, Orm } from './client.ts';
 import { newId } from './ids.ts';
 import { pgArray } from './pg-array.ts';
@@ -29,6 +29,8 @@ export interface DeliveryRef {
   subscriptionId: string;
   attemptCount: number;
   roundStart: number;
+  /** The batch job carrying the first attempt, when it was queued in one (see schema). */
+  batchId?: string | null;
 }
 
 export interface PublishResult {
@@ -70,7 +72,7 @@ async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: { e
   if (rows.length === 0) return;
   const column = (pick: (row: { event: NewEvent; refs: DeliveryRef[] }) => string | number | null) => pgArray(rows.map(pick));
   const refs = rows.flatMap(({ event, refs }) => refs.map((ref) => ({ ref, at: event.timestamp.toISOString() })));
-  const of = (pick: (d: (typeof refs)[number]) => string) => pgArray(refs.map(pick));
+  const of = (pick: (d: (typeof refs)[number]) => string | null) => pgArray(refs.map(pick));
   // The payload goes in as its JSON text, so a json column keeps exactly what was published.
   await runner.execute(sql`
     with new_events as (
@@ -82,11 +84,11 @@ async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: { e
         ${column((r) => r.refs.length)}::int[], ${column((r) => r.event.timestamp.toISOString())}::timestamptz[])
       returning id
     )
-    insert into deliveries (id, tenant_id, event_id, subscription_id, next_attempt_at, created_at, updated_at)
-    select d.id, d.tenant_id, d.event_id, d.subscription_id, d.at, d.at, d.at
+    insert into deliveries (id, tenant_id, event_id, subscription_id, batch_id, next_attempt_at, created_at, updated_at)
+    select d.id, d.tenant_id, d.event_id, d.subscription_id, d.batch_id, d.at, d.at, d.at
     from unnest(${of((d) => d.ref.id)}::uuid[], ${of((d) => d.ref.tenantId)}::uuid[], ${of((d) => d.ref.eventId)}::uuid[],
-                ${of((d) => d.ref.subscriptionId)}::uuid[], ${of((d) => d.at)}::timestamptz[])
-      as d(id, tenant_id, event_id, subscription_id, at)
+                ${of((d) => d.ref.subscriptionId)}::uuid[], ${of((d) => d.ref.batchId ?? null)}::uuid[], ${of((d) => d.at)}::timestamptz[])
+      as d(id, tenant_id, event_id, subscription_id, batch_id, at)
     -- Joined so the events are written first (their foreign key) and so a delivery never outlives a failed event insert.
     join new_events e on e.id = d.event_id`);
 }
@@ -172,6 +174,7 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[])
       const targets = (subscriptionsOf.get(r.tenantId) ?? []).filter((s) => matchesEventType(s.eventTypes, r.input.type));
       fresh.push({ index: i, event, refs: deliveryRefs(event, targets) });
     });
+    assignBatches(fresh.flatMap((f) => f.refs));
     await insertEventsWithDeliveries(tx, fresh);
     for (const { index, event, refs } of fresh) {
       results[index] = { event: { id: event.id, type: event.type, timestamp, deliveryCount: refs.length }, deliveries: refs, replayed: false };

@@ -131,6 +131,12 @@ export const deliveries = pgTable(
     attemptCount: integer('attempt_count').notNull().default(0),
     /** attempt_count when the current round of attempts began (a manual retry starts a new round). */
     roundStart: integer('round_start').notNull().default(0),
+    /**
+     * The batch job that carries this delivery's first attempt (its id is the first delivery's of
+     * the batch); null when the first attempt was queued as a job of its own. Lets the reconciler
+     * tell a delivery whose job is lost from one waiting in a batch.
+     */
+    batchId: uuid('batch_id'),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),

@@ -8,3 +8,4 @@ export * from './endpoint-protection.ts';
 export * from './inbound/index.ts';
 export * from './secret-box.ts';
 export * from './json-limits.ts';
+export * from './delivery-batches.ts';
