@@ -1,4 +1,5 @@
 import { createDb, newId, schema, type Db, type DeliveryRef } from '@hookrelay/db';
+import { assignBatches } from '@hookrelay/domain';
 import { createQueues, enqueueDeliveries } from '@hookrelay/queue';
 import { Redis } from 'ioredis';
 import type { Api } from './services.ts';
@@ -42,7 +43,8 @@ export async function createTenant(api: Api, subscriptions: SubscriptionSpec[]):
 
 /**
  * Puts `events × subscriptions` deliveries in the state a publish leaves them in (event and
- * pending delivery rows committed, one job per delivery queued), in bulk: filling a backlog
+ * pending delivery rows committed, the first attempts queued in batch jobs of up to 50 per
+ * subscription, as a busy publisher's group commits leave them), in bulk: filling a backlog
  * through the API would take longer than draining it.
  */
 export async function seedBacklog(
@@ -72,13 +74,15 @@ export async function seedBacklog(
       const refs: DeliveryRef[] = eventRows.flatMap((e) =>
         tenant.subscriptionIds.map((subscriptionId) => ({ id: newId(), tenantId: tenant.id, eventId: e.id, subscriptionId, attemptCount: 0, roundStart: 0 })),
       );
+      assignBatches(refs);
       await db.orm.transaction(async (tx) => {
         await tx.insert(schema.events).values(eventRows);
         await tx.insert(schema.deliveries).values(
-          refs.map((r) => ({ id: r.id, tenantId: r.tenantId, eventId: r.eventId, subscriptionId: r.subscriptionId, nextAttemptAt: now, createdAt: now, updatedAt: now })),
+          refs.map((r) => ({ id: r.id, tenantId: r.tenantId, eventId: r.eventId, subscriptionId: r.subscriptionId, batchId: r.batchId, nextAttemptAt: now, createdAt: now, updatedAt: now })),
         );
       });
-      for (let i = 0; i < refs.length; i += 1000) await enqueueDeliveries(queues, refs.slice(i, i + 1000));
+      // Whole batches at once: a batch split over two calls would be queued as its first half only.
+      await enqueueDeliveries(queues, refs);
       queued += refs.length;
       onProgress?.(queued);
     }

@@ -153,7 +153,7 @@ export const COMMANDS: Record<string, { usage: string; run(ctx: CliContext, args
     usage: 'queues                           show queue depths',
     async run({ queues, out }) {
       const rows = [];
-      for (const q of [queues.deliveries, queues.retries, queues.deadLetters, queues.maintenance]) {
+      for (const q of [queues.deliveries, queues.batches, queues.retries, queues.deadLetters, queues.maintenance]) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
         rows.push({ queue: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active, delayed: c.delayed, failed: c.failed });
       }

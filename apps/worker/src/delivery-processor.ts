@@ -1,4 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job } from 'bullmq';
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import {
   OPERATIONAL_EVENT_PREFIX,
@@ -14,7 +16,7 @@ import {
 import type { AttemptResult, DeliveryForAttempt, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
 import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
 import type { WorkerMetrics } from '@hookrelay/metrics';
-import type { DeadLetterJobData, DeliveryJobData } from '@hookrelay/queue';
+import { attemptJobId, type DeadLetterJobData, type DeliveryBatchJobData, type DeliveryJobData } from '@hookrelay/queue';
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
 import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
@@ -29,6 +31,10 @@ export interface ProcessorDeps {
   record(result: AttemptResult): Promise<void>;
   /** Queues the next attempt of a delivery after `delayMs`. */
   scheduleRetry(data: DeliveryJobData, delayMs: number): Promise<void>;
+  /** Queues first attempts that leave their batch as jobs of their own, each after its delay. */
+  queueFirstAttempts(jobs: { data: DeliveryJobData; delayMs: number }[]): Promise<void>;
+  /** Whether a first attempt already has a job of its own (it left its batch before). */
+  hasOwnJob(data: DeliveryJobData): Promise<boolean>;
   deadLetter(data: DeadLetterJobData): Promise<void>;
   disableEndpoint(sub: SubscriptionForDelivery, reason: string): Promise<void>;
   emit: OperationalEvents;
@@ -42,6 +48,13 @@ export interface ProcessorDeps {
   metrics?: WorkerMetrics;
   /** Short in-process waits for a busy endpoint's slot; one per processor when absent. */
   slotWaits?: SlotWaits;
+  /** Attempts of batch jobs in progress at once in this process (default 200). */
+  batchConcurrency?: number;
+}
+
+/** Why an attempt did not happen now: it waits `waitMs` off the worker, without using up an attempt. */
+interface Deferral {
+  waitMs: number;
 }
 
 /** The attempt a job runs, with the ids the logs, metrics and dead letters name. */
@@ -104,15 +117,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     return admission;
   }
 
-  async function deliver(job: Job<DeliveryJobData>, token: string | undefined, signal?: AbortSignal): Promise<void> {
-    const { delivery: deliveryId, attempt } = job.data;
+  /** Makes the attempt if it is still owed and the endpoint admits it; answers a deferral if not admitted. */
+  async function attemptOne(deliveryId: string, attempt: number, signal?: AbortSignal): Promise<Deferral | null> {
     const row = await deps.loadDelivery(deliveryId);
     // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made)
     // must not send again.
     if (row?.status !== 'pending' || row.attemptCount >= attempt) {
       const progress = row && { status: row.status, attemptCount: row.attemptCount };
       logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
-      return;
+      return null;
     }
     const data = attemptRef(row, attempt);
     const { event, subscription: sub } = row;
@@ -120,19 +133,18 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const blocked = unattemptable(sub);
     if (blocked) {
       await finishDead(data, data.attempt - 1, null, blocked, event.type, null);
-      return;
+      return null;
     }
     const protection = effectiveProtection(sub, sub.tenantSettings);
-    const leaseId = job.id!;
+    // Unique while the attempt is owed, whichever job (its own or a batch) runs it.
+    const leaseId = attemptJobId(deliveryId, attempt);
     const admission = await admit(sub.id, protection, leaseId);
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
       deps.metrics?.deferrals.inc({ reason: admission.reason });
       // A rate-limit wait is already a slot of its own; jitter would only waste it.
-      const wait = admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs);
-      await job.moveToDelayed(Date.now() + wait, token);
-      throw new DelayedError();
+      return { waitMs: admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs) };
     }
 
     slotWaits.started(sub.id);
@@ -150,6 +162,35 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     } finally {
       slotWaits.finished(sub.id);
     }
+    return null;
+  }
+
+  const batchSlots = pLimit(deps.batchConcurrency ?? 200);
+
+  /**
+   * A batch job runs its deliveries' first attempts side by side (within this process's batch
+   * slots). What cannot happen now leaves the batch as a job of its own: a deferral after its
+   * wait, an interrupted attempt (a fault, or shutdown) after the fault delay. So a batch job
+   * always completes once every member is attempted or handed on, and only a crash runs it again;
+   * then members that already have a job of their own are left to it.
+   */
+  async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<void> {
+    let members = job.data.deliveries;
+    if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
+      const handedOn = await Promise.all(members.map((delivery) => deps.hasOwnJob({ delivery, attempt: 1 })));
+      members = members.filter((_, i) => !handedOn[i]);
+    }
+    // Every member's HTTP call listens for the job's cancellation.
+    if (signal) setMaxListeners(members.length + 10, signal);
+    const settled = await Promise.allSettled(members.map((id) => batchSlots(() => attemptOne(id, 1, signal))));
+    const interruptedDelay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
+    const leaving = settled.flatMap((r, i) => {
+      const delivery = members[i]!;
+      if (r.status === 'fulfilled') return r.value ? [{ data: { delivery, attempt: 1 }, delayMs: r.value.waitMs }] : [];
+      logger.error({ err: r.reason, deliveryId: delivery }, 'delivery interrupted; returning it to the queue');
+      return [{ data: { delivery, attempt: 1 }, delayMs: interruptedDelay }];
+    });
+    if (leaving.length > 0) await deps.queueFirstAttempts(leaving);
   }
 
   function send(event: EventForDelivery, sub: SubscriptionForDelivery, startedAt: Date, signal?: AbortSignal) {
@@ -312,14 +353,21 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
    * is a new job on the retry queue. Anything unexpected is an infrastructure fault or a shutdown:
    * the job goes back to the queue without using up an attempt.
    */
-  return async function process(job: Job<DeliveryJobData>, token?: string, signal?: AbortSignal): Promise<void> {
+  return async function process(job: Job<DeliveryJobData | DeliveryBatchJobData>, token?: string, signal?: AbortSignal): Promise<void> {
+    let deferral: Deferral | null;
     try {
-      await deliver(job, token, signal);
+      if ('deliveries' in job.data) {
+        await deliverBatch(job as Job<DeliveryBatchJobData>, signal);
+        return;
+      }
+      deferral = await attemptOne(job.data.delivery, job.data.attempt, signal);
     } catch (err) {
-      if (err instanceof DelayedError) throw err;
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
-      logger.error({ err, deliveryId: job.data.delivery }, 'delivery interrupted; returning it to the queue');
-      await job.moveToDelayed(Date.now() + delay, token);
+      logger.error({ err, deliveryId: (job.data as DeliveryJobData).delivery }, 'delivery interrupted; returning it to the queue');
+      deferral = { waitMs: delay };
+    }
+    if (deferral) {
+      await job.moveToDelayed(Date.now() + deferral.waitMs, token);
       throw new DelayedError();
     }
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { findOverdueDeliveries, type Db } from '@hookrelay/db';
-import { attemptJobId, enqueueDeliveries, queueForRef, queuePrefix, toDeliveryJob, type Queues } from '@hookrelay/queue';
+import { attemptJobId, enqueueDeliveries, mayBeInBatch, queueForRef, queuePrefix, toDeliveryJob, type Queues } from '@hookrelay/queue';
 
 export interface ReconcilerOptions {
   db: Db;
@@ -32,15 +32,20 @@ export function startReconciler(opts: ReconcilerOptions) {
   let running: Promise<number> | undefined;
   let stopped = false;
 
-  /** The overdue deliveries whose due attempt has no job in Redis. */
+  /**
+   * The overdue deliveries whose due attempt has no job in Redis: neither one of its own nor, for
+   * a first attempt published in a batch, the batch's. They are re-enqueued as jobs of their own.
+   */
   async function withoutJobs(refs: Parameters<typeof enqueueDeliveries>[1]) {
     const pipeline = redis.pipeline();
     for (const ref of refs) {
       const job = toDeliveryJob(ref);
-      pipeline.exists(queueForRef(queues, ref).toKey(attemptJobId(job.delivery, job.attempt)));
+      const keys = [queueForRef(queues, ref).toKey(attemptJobId(job.delivery, job.attempt))];
+      if (mayBeInBatch(ref)) keys.push(queues.batches.toKey(ref.batchId));
+      pipeline.exists(...keys);
     }
     const results = (await pipeline.exec()) ?? [];
-    return refs.filter((_, i) => results[i]?.[1] === 0);
+    return refs.filter((_, i) => results[i]?.[1] === 0).map((ref) => ({ ...ref, batchId: null }));
   }
 
   /**

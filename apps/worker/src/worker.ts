@@ -4,10 +4,13 @@ import type { Config } from '@hookrelay/config';
 import { createDb, GroupCommit, isDatabaseUnavailable, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
 import { EndpointGuard } from '@hookrelay/protection';
 import {
+  attemptJobId,
   createQueues,
   createRedis,
+  deliveryJobOptions,
   enqueueRetry,
   queuePrefix,
+  BATCH_QUEUE,
   DEAD_LETTER_QUEUE,
   DELIVERY_QUEUE,
   MAINTENANCE_QUEUE,
@@ -99,6 +102,11 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     guard: new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX),
     record: (r) => recorder.add(r),
     scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
+    queueFirstAttempts: async (jobs) => {
+      await queues.deliveries.addBulk(jobs.map(({ data, delayMs }) => ({ name: 'deliver', data, opts: deliveryJobOptions(data, delayMs) })));
+    },
+    hasOwnJob: async (data) => (await redis.exists(queues.deliveries.toKey(attemptJobId(data.delivery, data.attempt)))) === 1,
+    batchConcurrency: config.HOOKRELAY_WORKER_CONCURRENCY,
     disableEndpoint: createEndpointDisabler(db, queues, emit, logger),
     emit,
     leaseMs: config.HOOKRELAY_DELIVERY_TIMEOUT_MS + 5_000,
@@ -130,10 +138,12 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     removeOnFail: { count: 0 },
   };
   // First attempts and retries have workers of their own, so a backlog of retries never delays a
-  // first attempt.
+  // first attempt. Batches of first attempts have one too; their attempts share the process's
+  // batch slots (the same number again), whatever the number of batch jobs in progress.
   const attemptWorkers = [
     new Worker(DELIVERY_QUEUE, processor, attemptWorkerOptions),
     new Worker(RETRY_QUEUE, processor, attemptWorkerOptions),
+    new Worker(BATCH_QUEUE, processor, attemptWorkerOptions),
   ];
   const deadLetterWorker = new Worker(DEAD_LETTER_QUEUE, createDeadLetterProcessor(db, queues, logger), {
     connection: redis,

@@ -126,7 +126,7 @@ export async function findOverdueDeliveries(
   after?: OverdueCursor,
 ): Promise<(DeliveryRef & { nextAttemptAt: Date })[]> {
   return db.orm
-    .select({ ...refColumns, nextAttemptAt: sql<Date>`${deliveries.nextAttemptAt}`.mapWith(deliveries.nextAttemptAt) })
+    .select({ ...refColumns, batchId: deliveries.batchId, nextAttemptAt: sql<Date>`${deliveries.nextAttemptAt}`.mapWith(deliveries.nextAttemptAt) })
     .from(deliveries)
     .where(
       and(

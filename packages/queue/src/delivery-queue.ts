@@ -8,6 +8,8 @@ export const DELIVERY_QUEUE = 'deliveries';
 /** Second and later attempts, released when their backoff delay is over. */
 export const RETRY_QUEUE = 'retries';
 export const DEAD_LETTER_QUEUE = 'dead-letters';
+/** First attempts of deliveries published together to one subscription, one job per batch. */
+export const BATCH_QUEUE = 'delivery-batches';
 
 /**
  * A delivery job carries the delivery id and the attempt it is for: the worker reads everything
@@ -20,6 +22,16 @@ export interface DeliveryJobData {
   delivery: string;
   /** Attempt number (1-based, over the delivery's life) of this job's first run. */
   attempt: number;
+}
+
+/**
+ * The first attempts of up to MAX_DELIVERY_BATCH deliveries to one subscription, published
+ * together. Keyed by the batch id (its first delivery's id), which each delivery row also holds.
+ * A delivery the batch cannot attempt at once (its endpoint's limits hold it back) leaves the
+ * batch as a job of its own on the first-attempt queue.
+ */
+export interface DeliveryBatchJobData {
+  deliveries: string[];
 }
 
 /** What the dead-letter queue shows an operator about a delivery that gave up. */
@@ -40,6 +52,8 @@ export interface DeliveryRefLike {
   attemptCount: number;
   /** attempt_count when the current round of attempts began. */
   roundStart: number;
+  /** Set when the first attempt was queued in a batch job. */
+  batchId?: string | null;
 }
 
 export const toDeliveryJob = (ref: DeliveryRefLike): DeliveryJobData => ({ delivery: ref.id, attempt: ref.attemptCount + 1 });
@@ -67,6 +81,7 @@ export function deliveryJobOptions(data: DeliveryJobData, delayMs = 0): JobsOpti
 
 export interface Queues {
   deliveries: Queue<DeliveryJobData>;
+  batches: Queue<DeliveryBatchJobData>;
   retries: Queue<DeliveryJobData>;
   deadLetters: Queue<DeadLetterJobData>;
   maintenance: Queue<ReplayDeadJobData>;
@@ -83,24 +98,46 @@ export function createQueues(
   const prefix = queuePrefix(prefixName);
   const deliveries = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection, prefix });
   const retries = new Queue<DeliveryJobData>(RETRY_QUEUE, { connection, prefix });
+  const batches = new Queue<DeliveryBatchJobData>(BATCH_QUEUE, { connection, prefix });
   const deadLetters = new Queue<DeadLetterJobData>(DEAD_LETTER_QUEUE, { connection, prefix });
   // Connection errors surface here too; the owner logs them (an unhandled 'error' would crash).
   const maintenance = createMaintenanceQueue(connection, prefixName, onError);
-  for (const q of [deliveries, retries, deadLetters]) q.on('error', onError);
+  for (const q of [deliveries, retries, batches, deadLetters]) q.on('error', onError);
   return {
     deliveries,
+    batches,
     retries,
     deadLetters,
     maintenance,
     connected: () => connection.status === 'ready',
     async close() {
-      await Promise.all([deliveries.close(), retries.close(), deadLetters.close(), maintenance.close()]);
+      await Promise.all([deliveries.close(), retries.close(), batches.close(), deadLetters.close(), maintenance.close()]);
     },
   };
 }
 
 /** The first attempt of a round goes ahead of every retry. */
 const isFirstOfRound = (ref: DeliveryRefLike) => ref.attemptCount === ref.roundStart;
+
+/** Whether the delivery's due attempt may be waiting in its batch job: only its very first attempt ever is. */
+export const mayBeInBatch = (ref: DeliveryRefLike): ref is DeliveryRefLike & { batchId: string } =>
+  !!ref.batchId && ref.attemptCount === 0 && ref.roundStart === 0;
+
+/** Single jobs plus one job per batch of first attempts. */
+function splitBatches(refs: readonly DeliveryRefLike[]) {
+  const batches = new Map<string, string[]>();
+  const singles: DeliveryRefLike[] = [];
+  for (const ref of refs) {
+    if (!mayBeInBatch(ref)) {
+      singles.push(ref);
+      continue;
+    }
+    const ids = batches.get(ref.batchId);
+    if (ids) ids.push(ref.id);
+    else batches.set(ref.batchId, [ref.id]);
+  }
+  return { singles, batches };
+}
 
 /** The queue a delivery's due attempt belongs on. */
 export const queueForRef = (queues: Queues, ref: DeliveryRefLike): Queue<DeliveryJobData> =>
@@ -112,7 +149,9 @@ export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayM
 }
 
 /**
- * Adds the due attempt of each delivery. With `timeoutMs`, gives up waiting after that long
+ * Adds the due attempt of each delivery: first attempts published together to one subscription
+ * (refs with a batchId) as one batch job, the rest as one job each. A batch must come whole in
+ * one call: the job of a batch already queued is not added again. With `timeoutMs`, gives up waiting after that long
  * (BullMQ would otherwise wait for Redis to come back); jobs that land later are harmless, being
  * keyed by attempt.
  */
@@ -122,13 +161,16 @@ export async function enqueueDeliveries(
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<void> {
   if (refs.length === 0) return;
-  const firsts = refs.filter(isFirstOfRound);
-  const later = refs.filter((r) => !isFirstOfRound(r));
+  const { singles, batches } = splitBatches(refs);
+  const firsts = singles.filter(isFirstOfRound);
+  const later = singles.filter((r) => !isFirstOfRound(r));
   const bulk = (batch: readonly DeliveryRefLike[]) =>
     batch.map(toDeliveryJob).map((d) => ({ name: 'deliver', data: d, opts: deliveryJobOptions(d) }));
+  const batchJobs = [...batches].map(([batchId, deliveries]) => ({ name: 'deliver-batch', data: { deliveries }, opts: { jobId: batchId } }));
   const adding = Promise.all([
     firsts.length > 0 ? queues.deliveries.addBulk(bulk(firsts)) : undefined,
     later.length > 0 ? queues.retries.addBulk(bulk(later)) : undefined,
+    batchJobs.length > 0 ? queues.batches.addBulk(batchJobs) : undefined,
   ]);
   if (timeoutMs === undefined) {
     await adding;

@@ -13,6 +13,9 @@ export async function registerBullBoard(admin: FastifyInstance, queues: Queues, 
   createBullBoard({
     queues: [
       new BullMQAdapter(queues.deliveries, { description: 'First attempts: waiting, in flight, or held back by endpoint limits' }),
+      new BullMQAdapter(queues.batches, {
+        description: 'First attempts of deliveries published together to one endpoint, one job per batch (its data lists the deliveries)',
+      }),
       new BullMQAdapter(queues.retries, { description: 'Later attempts, delayed until their backoff is over' }),
       new BullMQAdapter(queues.maintenance, { description: 'Bulk replays and other background work' }),
       new BullMQAdapter(queues.deadLetters, {

@@ -6,7 +6,7 @@ import type { Queues } from '@hookrelay/queue';
 export function createAppMetrics(app: FastifyInstance, queues: Queues): ApiMetrics {
   return createApiMetrics({
     queueDepth: {
-      queues: () => [queues.deliveries, queues.retries, queues.deadLetters, queues.maintenance],
+      queues: () => [queues.deliveries, queues.batches, queues.retries, queues.deadLetters, queues.maintenance],
       connected: () => queues.connected(),
       onError: (err) => app.log.debug({ err: err.message }, 'queue depths not refreshed for this scrape'),
     },

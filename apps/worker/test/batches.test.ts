@@ -1,0 +1,179 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findOverdueDeliveries, publishEvents, type DeliveryRef } from '@hookrelay/db';
+import { enqueueDeliveries } from '@hookrelay/queue';
+import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { startReconciler } from '../src/reconciler.ts';
+import { delivery, settled, subscribe } from './helpers.ts';
+
+/** What the API's group commit does with publishes that arrive together: one commit, then their jobs. */
+async function publishTogether(stack: Stack, tenant: Tenant, type: string, count: number): Promise<{ events: string[]; refs: DeliveryRef[] }> {
+  const requests = Array.from({ length: count }, (_, i) => ({ tenantId: tenant.id, input: { type, data: { i } } }));
+  const results = await publishEvents(stack.db, requests);
+  const refs = results.flatMap((r) => r.deliveries);
+  await enqueueDeliveries(stack.queues, refs);
+  return { events: results.map((r) => r.event.id), refs };
+}
+
+const batchIdsInDb = async (stack: Stack, ids: string[]) =>
+  (await stack.db.sql<{ batch_id: string | null }[]>`select batch_id from deliveries where id = any(${ids}::uuid[])`).map((r) => r.batch_id);
+
+describe('batch jobs for first attempts published together', () => {
+  let stack: Stack;
+  let tenant: Tenant;
+  const receivers: Receiver[] = [];
+
+  beforeAll(async () => {
+    stack = await Stack.start({ workers: 0 });
+    tenant = await stack.createTenant();
+  });
+  afterAll(async () => {
+    for (const r of receivers) await r.close();
+    await stack?.close();
+  });
+
+  const receiver = async (...args: Parameters<typeof startReceiver>) => {
+    const r = await startReceiver(...args);
+    receivers.push(r);
+    return r;
+  };
+
+  it('queues one batch job per endpoint and delivers each delivery once, with one attempt', async () => {
+    const [a, b] = [await receiver(), await receiver()];
+    const subA = await subscribe(tenant, { url: a.url, eventTypes: ['batch.pair'] });
+    const subB = await subscribe(tenant, { url: b.url, eventTypes: ['batch.pair'] });
+    const { events, refs } = await publishTogether(stack, tenant, 'batch.pair', 7);
+
+    const jobs = await stack.queues.batches.getJobs(['waiting']);
+    expect(jobs).toHaveLength(2);
+    const bySub = new Map(refs.map((r) => [r.id, r.subscriptionId]));
+    for (const job of jobs) {
+      expect(job.data.deliveries).toHaveLength(7);
+      // One endpoint per batch, named after its first delivery, as the rows record.
+      expect(new Set(job.data.deliveries.map((id) => bySub.get(id))).size).toBe(1);
+      expect(job.id).toBe(job.data.deliveries[0]);
+      expect(new Set(await batchIdsInDb(stack, job.data.deliveries))).toEqual(new Set([job.id]));
+    }
+    expect(await stack.queues.deliveries.count()).toBe(0);
+
+    await stack.startWorker();
+    try {
+      await a.waitFor(7, 15_000);
+      await b.waitFor(7, 15_000);
+      for (const ref of refs) {
+        const d = await settled(stack, tenant, ref.id, 'succeeded');
+        expect(d.attempts).toHaveLength(1);
+      }
+      for (const r of [a, b]) expect(r.requests.map((q) => q.headers['webhook-id']).sort()).toEqual([...events].sort());
+      expect(new Set(refs.map((r) => r.subscriptionId))).toEqual(new Set([subA.id, subB.id]));
+      await eventually(async () => (await stack.queues.batches.count()) === 0);
+    } finally {
+      await stack.stopWorkers();
+    }
+  });
+
+  it('puts every delivery published through the API in exactly one job', async () => {
+    const r = await receiver();
+    await subscribe(tenant, { url: r.url, eventTypes: ['batch.api'] });
+    const published = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => tenant.client.post('/v1/events', { type: 'batch.api', data: { i } })),
+    );
+    expect(published.every((res) => res.status === 202)).toBe(true);
+    const rows = await stack.db.sql<{ id: string; batch_id: string | null }[]>`
+      select d.id, d.batch_id from deliveries d join events e on e.id = d.event_id where e.type = 'batch.api'`;
+    expect(rows).toHaveLength(40);
+    const inBatches = (await stack.queues.batches.getJobs(['waiting'])).flatMap((j) => j.data.deliveries);
+    const single = (await stack.queues.deliveries.getJobs(['waiting'])).map((j) => j.data.delivery);
+    expect([...inBatches, ...single].sort()).toEqual(rows.map((row) => row.id).sort());
+    // The row says which batch (if any) carries the first attempt.
+    const batchOf = new Map(rows.map((row) => [row.id, row.batch_id]));
+    for (const id of inBatches) expect(batchOf.get(id)).not.toBeNull();
+    for (const id of single) expect(batchOf.get(id)).toBeNull();
+
+    await stack.startWorker();
+    try {
+      await r.waitFor(40, 15_000);
+      await eventually(async () => {
+        const [row] = await stack.db.sql<{ n: number }[]>`
+          select count(*)::int as n from deliveries d join events e on e.id = d.event_id where e.type = 'batch.api' and d.status = 'succeeded'`;
+        return row!.n === 40;
+      });
+      expect(new Set(r.requests.map((q) => q.headers['webhook-id'])).size).toBe(40);
+    } finally {
+      await stack.stopWorkers();
+    }
+  });
+
+  it('hands members the endpoint cannot take now to jobs of their own, without spending attempts', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow = await receiver((_req, res) => {
+      most = Math.max(most, ++inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200);
+        res.end('ok');
+      }, 250);
+    });
+    await subscribe(tenant, { url: slow.url, eventTypes: ['batch.capped'], maxInFlight: 1 });
+    const { refs } = await publishTogether(stack, tenant, 'batch.capped', 6);
+    expect(await stack.queues.batches.count()).toBe(1);
+
+    await stack.startWorker();
+    try {
+      // The batch cannot hold its members back for long: they leave it, delayed, as jobs of their own.
+      await eventually(async () => (await stack.queues.deliveries.getDelayedCount()) > 0, 10_000, 20);
+      await slow.waitFor(6, 20_000);
+      for (const ref of refs) {
+        const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
+        expect(d.attempts).toHaveLength(1);
+      }
+      expect(most).toBe(1);
+      expect(slow.requests).toHaveLength(6);
+    } finally {
+      await stack.stopWorkers();
+    }
+  });
+
+  it('lets the reconciler see a waiting batch, and re-enqueue its deliveries one by one once the batch is lost', async () => {
+    const r = await receiver();
+    await subscribe(tenant, { url: r.url, eventTypes: ['batch.lost'] });
+    const { refs } = await publishTogether(stack, tenant, 'batch.lost', 5);
+    const reconciler = startReconciler({
+      db: stack.db,
+      redis: stack.redis,
+      queues: stack.queues,
+      prefix: stack.config.HOOKRELAY_REDIS_PREFIX,
+      intervalMs: 60_000,
+      graceMs: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      // The earlier tests' workers may still hold the fleet's reconciler lease.
+      await stack.redis.del(`{${stack.config.HOOKRELAY_REDIS_PREFIX}}:reconciler:lock`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const overdue = await findOverdueDeliveries(stack.db, 0, 100);
+      expect(overdue.filter((d) => refs.some((r) => r.id === d.id)).map((d) => d.batchId)).toEqual(refs.map((r) => r.batchId));
+      expect(await reconciler.runOnce()).toBe(0);
+      expect(await stack.queues.deliveries.count()).toBe(0);
+
+      const [batch] = await stack.queues.batches.getJobs(['waiting']);
+      await batch!.remove();
+      expect(await reconciler.runOnce()).toBe(5);
+      const singles = (await stack.queues.deliveries.getJobs(['waiting'])).map((j) => j.id);
+      expect(singles.sort()).toEqual(refs.map((ref) => `${ref.id}.1`).sort());
+    } finally {
+      await reconciler.stop();
+    }
+
+    await stack.startWorker();
+    try {
+      await r.waitFor(5, 15_000);
+      for (const ref of refs) expect((await settled(stack, tenant, ref.id, 'succeeded')).attempts).toHaveLength(1);
+      expect(r.requests).toHaveLength(5);
+      expect((await delivery(tenant, refs[0]!.id)).attemptCount).toBe(1);
+    } finally {
+      await stack.stopWorkers();
+    }
+  });
+});
