@@ -182,7 +182,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     }
     // Every member's HTTP call listens for the job's cancellation.
     if (signal) setMaxListeners(members.length + 10, signal);
-    const settled = await Promise.allSettled(members.map((id) => batchSlots(() => attemptOne(id, 1, signal))));
+    const settled = await Promise.allSettled(
+      members.map((id) =>
+        batchSlots(() => {
+          // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
+          if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
+          return attemptOne(id, 1, signal);
+        }),
+      ),
+    );
     const interruptedDelay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
     const leaving = settled.flatMap((r, i) => {
       const delivery = members[i]!;
