@@ -169,10 +169,10 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
 
   /**
    * A batch job runs its deliveries' first attempts side by side (within this process's batch
-   * slots). What cannot happen now leaves the batch as a job of its own: a deferral after its
-   * wait, an interrupted attempt (a fault, or shutdown) after the fault delay. So a batch job
-   * always completes once every member is attempted or handed on, and only a crash runs it again;
-   * then members that already have a job of their own are left to it.
+   * slots). What cannot happen now leaves the batch at once as a job of its own: a deferral after
+   * its wait, an interrupted attempt (a fault, or shutdown) after the fault delay. So a batch job
+   * completes once every member is attempted or handed on; only a crash (or Redis failing a hand-
+   * on) runs it again, and that run leaves alone the members that have a job of their own.
    */
   async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<void> {
     let members = job.data.deliveries;
@@ -182,23 +182,25 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     }
     // Every member's HTTP call listens for the job's cancellation.
     if (signal) setMaxListeners(members.length + 10, signal);
+    // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
+    const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempts([{ data: { delivery, attempt: 1 }, delayMs }]);
     const settled = await Promise.allSettled(
       members.map((id) =>
-        batchSlots(() => {
+        batchSlots(async () => {
           // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
           if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
-          return attemptOne(id, 1, signal);
+          const deferral = await attemptOne(id, 1, signal);
+          if (deferral) await handOn(id, deferral.waitMs);
+        }).catch(async (err: unknown) => {
+          logger.error({ err, deliveryId: id }, 'delivery interrupted; returning it to the queue');
+          await handOn(id, signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000));
         }),
       ),
     );
-    const interruptedDelay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
-    const leaving = settled.flatMap((r, i) => {
-      const delivery = members[i]!;
-      if (r.status === 'fulfilled') return r.value ? [{ data: { delivery, attempt: 1 }, delayMs: r.value.waitMs }] : [];
-      logger.error({ err: r.reason, deliveryId: delivery }, 'delivery interrupted; returning it to the queue');
-      return [{ data: { delivery, attempt: 1 }, delayMs: interruptedDelay }];
-    });
-    if (leaving.length > 0) await deps.queueFirstAttempts(leaving);
+    // A member that could not be handed on (Redis failed) still belongs to the batch: it goes
+    // back to the queue whole, and its next run leaves alone the members handed on already.
+    const lost = settled.find((r) => r.status === 'rejected');
+    if (lost) throw lost.reason;
   }
 
   function send(event: EventForDelivery, sub: SubscriptionForDelivery, startedAt: Date, signal?: AbortSignal) {

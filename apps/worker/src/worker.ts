@@ -139,11 +139,15 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   };
   // First attempts and retries have workers of their own, so a backlog of retries never delays a
   // first attempt. Batches of first attempts have one too; their attempts share the process's
-  // batch slots (the same number again), whatever the number of batch jobs in progress.
+  // batch slots (the same number again). A quarter as many batch jobs as slots are in progress at
+  // once: each carries up to 50 attempts, so more would only hold more attempts waiting for a
+  // slot (memory), and fewer would let the batches of a few endpoints that hold their requests
+  // open (each batch waits for its own attempts) take them all.
+  const batchJobsAtOnce = Math.max(4, Math.ceil(config.HOOKRELAY_WORKER_CONCURRENCY / 4));
   const attemptWorkers = [
     new Worker(DELIVERY_QUEUE, processor, attemptWorkerOptions),
     new Worker(RETRY_QUEUE, processor, attemptWorkerOptions),
-    new Worker(BATCH_QUEUE, processor, attemptWorkerOptions),
+    new Worker(BATCH_QUEUE, processor, { ...attemptWorkerOptions, concurrency: batchJobsAtOnce }),
   ];
   const deadLetterWorker = new Worker(DEAD_LETTER_QUEUE, createDeadLetterProcessor(db, queues, logger), {
     connection: redis,

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOverdueDeliveries, publishEvents, type DeliveryRef } from '@hookrelay/db';
@@ -131,6 +132,51 @@ describe('batch jobs for first attempts published together', () => {
       expect(most).toBe(1);
       expect(slow.requests).toHaveLength(6);
     } finally {
+      await stack.stopWorkers();
+    }
+  });
+
+  it("re-runs a crashed worker's batch, leaving alone the members it had already handed on", async () => {
+    // The first two requests hang until the worker that sent them is killed; later ones are answered.
+    const hanging: ServerResponse[] = [];
+    const r = await receiver((_req, res) => {
+      if (hanging.length < 2) {
+        hanging.push(res);
+        return;
+      }
+      res.writeHead(200);
+      res.end('ok');
+    });
+    await subscribe(tenant, { url: r.url, eventTypes: ['batch.crash'], maxInFlight: 2 });
+    const { events, refs } = await publishTogether(stack, tenant, 'batch.crash', 6);
+    // A longer HTTP timeout than the tests' own, so the hanging requests are still waiting when it dies.
+    const worker = stack.spawn('worker', { HOOKRELAY_DELIVERY_TIMEOUT_MS: '5000', HOOKRELAY_JOB_LOCK_MS: '6000' });
+    try {
+      await r.waitFor(2, 20_000);
+      // Two members hold the endpoint's slots; the other four leave the batch as jobs of their own.
+      const handedOn = await eventually(async () => {
+        const jobs = await stack.queues.deliveries.getJobs(['delayed', 'waiting', 'active']);
+        return jobs.length === 4 ? jobs.map((j) => j.data.delivery) : undefined;
+      }, 4_000, 20);
+      worker.kill('SIGKILL');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      for (const res of hanging) res.destroy();
+
+      await stack.startWorker();
+      for (const ref of refs) {
+        const d = await settled(stack, tenant, ref.id, 'succeeded', 30_000);
+        // The killed worker's attempts left no result: each delivery has one recorded attempt.
+        expect(d.attempts).toHaveLength(1);
+      }
+      const byEvent = new Map<string, number>();
+      for (const q of r.requests) byEvent.set(String(q.headers['webhook-id']), (byEvent.get(String(q.headers['webhook-id'])) ?? 0) + 1);
+      const eventOf = new Map(refs.map((ref) => [ref.id, ref.eventId]));
+      // Handed-on members went once, by their own job; the two cut off went again when the batch re-ran.
+      for (const id of handedOn) expect(byEvent.get(eventOf.get(id)!)).toBe(1);
+      expect([...byEvent.values()].reduce((a, b) => a + b, 0)).toBe(8);
+      expect(new Set(byEvent.keys())).toEqual(new Set(events));
+    } finally {
+      worker.kill('SIGKILL');
       await stack.stopWorkers();
     }
   });
