@@ -16,16 +16,21 @@ export interface Ledger {
 export async function readLedger(databaseUrl: string, tenantId: string): Promise<Ledger> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
-    const [d] = await sql<{ deliveries: string; succeeded: string; pending: string; dead: string }[]>`
-      select count(*) as deliveries,
-             count(*) filter (where status = 'succeeded') as succeeded,
-             count(*) filter (where status = 'pending') as pending,
-             count(*) filter (where status = 'dead') as dead
-      from deliveries where tenant_id = ${tenantId}`;
-    const [e] = await sql<{ n: string; owed: string }[]>`
-      select count(*) filter (where type not like 'hookrelay.%') as n, coalesce(sum(delivery_count), 0) as owed
-      from events where tenant_id = ${tenantId}`;
-    const [a] = await sql<{ n: string }[]>`select count(*) as n from attempts where tenant_id = ${tenantId}`;
+    // One snapshot for all three counts: the API may still be committing the last requests the
+    // load generator gave up on, and counts read a commit apart would not balance.
+    const { d, e, a } = await sql.begin('isolation level repeatable read read only', async (tx) => {
+      const [d] = await tx<{ deliveries: string; succeeded: string; pending: string; dead: string }[]>`
+        select count(*) as deliveries,
+               count(*) filter (where status = 'succeeded') as succeeded,
+               count(*) filter (where status = 'pending') as pending,
+               count(*) filter (where status = 'dead') as dead
+        from deliveries where tenant_id = ${tenantId}`;
+      const [e] = await tx<{ n: string; owed: string }[]>`
+        select count(*) filter (where type not like 'hookrelay.%') as n, coalesce(sum(delivery_count), 0) as owed
+        from events where tenant_id = ${tenantId}`;
+      const [a] = await tx<{ n: string }[]>`select count(*) as n from attempts where tenant_id = ${tenantId}`;
+      return { d, e, a };
+    });
     return {
       events: Number(e!.n),
       owed: Number(e!.owed),
