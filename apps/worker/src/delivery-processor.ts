@@ -31,8 +31,8 @@ export interface ProcessorDeps {
   record(result: AttemptResult): Promise<void>;
   /** Queues the next attempt of a delivery after `delayMs`. */
   scheduleRetry(data: DeliveryJobData, delayMs: number): Promise<void>;
-  /** Queues first attempts that leave their batch as jobs of their own, each after its delay. */
-  queueFirstAttempts(jobs: { data: DeliveryJobData; delayMs: number }[]): Promise<void>;
+  /** Queues a first attempt that leaves its batch as a job of its own, after `delayMs`. */
+  queueFirstAttempt(data: DeliveryJobData, delayMs: number): Promise<void>;
   /** Whether a first attempt already has a job of its own (it left its batch before). */
   hasOwnJob(data: DeliveryJobData): Promise<boolean>;
   deadLetter(data: DeadLetterJobData): Promise<void>;
@@ -183,7 +183,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     // Every member's HTTP call listens for the job's cancellation.
     if (signal) setMaxListeners(members.length + 10, signal);
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
-    const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempts([{ data: { delivery, attempt: 1 }, delayMs }]);
+    const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs);
     const settled = await Promise.allSettled(
       members.map((id) =>
         batchSlots(async () => {
@@ -359,9 +359,10 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * The BullMQ processor. A finished attempt always completes the job: the next attempt, if any,
-   * is a new job on the retry queue. Anything unexpected is an infrastructure fault or a shutdown:
-   * the job goes back to the queue without using up an attempt.
+   * The BullMQ processor, for single jobs and batch jobs alike. A finished attempt always
+   * completes the job: the next attempt, if any, is a new job on the retry queue. Anything
+   * unexpected is an infrastructure fault or a shutdown: the job goes back to the queue without
+   * using up an attempt.
    */
   return async function process(job: Job<DeliveryJobData | DeliveryBatchJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     let deferral: Deferral | null;
@@ -373,7 +374,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       deferral = await attemptOne(job.data.delivery, job.data.attempt, signal);
     } catch (err) {
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
-      logger.error({ err, deliveryId: (job.data as DeliveryJobData).delivery }, 'delivery interrupted; returning it to the queue');
+      const which = 'delivery' in job.data ? { deliveryId: job.data.delivery } : { batchId: job.id };
+      logger.error({ err, ...which }, 'delivery interrupted; returning it to the queue');
       deferral = { waitMs: delay };
     }
     if (deferral) {

@@ -7,7 +7,7 @@ import {
   attemptJobId,
   createQueues,
   createRedis,
-  deliveryJobOptions,
+  enqueueFirstAttempt,
   enqueueRetry,
   queuePrefix,
   BATCH_QUEUE,
@@ -102,9 +102,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     guard: new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX),
     record: (r) => recorder.add(r),
     scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
-    queueFirstAttempts: async (jobs) => {
-      await queues.deliveries.addBulk(jobs.map(({ data, delayMs }) => ({ name: 'deliver', data, opts: deliveryJobOptions(data, delayMs) })));
-    },
+    queueFirstAttempt: (data, delayMs) => enqueueFirstAttempt(queues, data, delayMs),
     hasOwnJob: async (data) => (await redis.exists(queues.deliveries.toKey(attemptJobId(data.delivery, data.attempt)))) === 1,
     batchConcurrency: config.HOOKRELAY_WORKER_CONCURRENCY,
     disableEndpoint: createEndpointDisabler(db, queues, emit, logger),

@@ -148,12 +148,17 @@ export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayM
   await queues.retries.add('deliver', data, deliveryJobOptions(data, delayMs));
 }
 
+/** Queues a first attempt that leaves its batch (held back, or interrupted) as a job of its own. */
+export async function enqueueFirstAttempt(queues: Queues, data: DeliveryJobData, delayMs: number): Promise<void> {
+  await queues.deliveries.add('deliver', data, deliveryJobOptions(data, delayMs));
+}
+
 /**
  * Adds the due attempt of each delivery: first attempts published together to one subscription
  * (refs with a batchId) as one batch job, the rest as one job each. A batch must come whole in
- * one call: the job of a batch already queued is not added again. With `timeoutMs`, gives up waiting after that long
- * (BullMQ would otherwise wait for Redis to come back); jobs that land later are harmless, being
- * keyed by attempt.
+ * one call: the job of a batch already queued is not added again. With `timeoutMs`, gives up
+ * waiting after that long (BullMQ would otherwise wait for Redis to come back); jobs that land
+ * later are harmless, being keyed by attempt.
  */
 export async function enqueueDeliveries(
   queues: Queues,
