@@ -141,7 +141,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   // once: each carries up to 50 attempts, so more would only hold more attempts waiting for a
   // slot (memory), and fewer would let the batches of a few endpoints that hold their requests
   // open (each batch waits for its own attempts) take them all.
-  const batchJobsAtOnce = Math.max(4, Math.ceil(config.HOOKRELAY_WORKER_CONCURRENCY / 4));
+  const batchJobsAtOnce = Math.max(4, Math.ceil(config.HOOKRELAY_WORKER_CONCURRENCY / 8));
   const attemptWorkers = [
     new Worker(DELIVERY_QUEUE, processor, attemptWorkerOptions),
     new Worker(RETRY_QUEUE, processor, attemptWorkerOptions),
