@@ -239,8 +239,10 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       disableNow: gone,
     });
     slotWaits.released(sub.id);
-    logger.info(
-      {
+    // Every attempt is recorded in Postgres and counted in the metrics. A line per success cost about
+    // a sixth of the worker's CPU per delivery, so successes are logged at debug; failures at info.
+    if (!ok || logger.isLevelEnabled('debug')) {
+      const line = {
         tenantId: data.tenantId,
         eventId: data.eventId,
         deliveryId: data.deliveryId,
@@ -249,10 +251,10 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         status: res.statusCode,
         durationMs: res.durationMs,
         ok,
-        ...(error ? { error } : {}),
-      },
-      ok ? 'delivery attempt succeeded' : 'delivery attempt failed',
-    );
+      };
+      if (ok) logger.debug(line, 'delivery attempt succeeded');
+      else logger.info({ ...line, error }, 'delivery attempt failed');
+    }
 
     const attempt = {
       deliveryId: data.deliveryId,
