@@ -1,5 +1,6 @@
 import type { Context } from '../context.ts';
 import { REDIS_URL } from '../infra.ts';
+import { perUnit, startCpuWindow } from '../cpu.ts';
 import { closedLoop, type ClosedLoopResult } from '../load.ts';
 import { publishBody } from '../payload.ts';
 import { spawnEntry, type Child } from '../processes.ts';
@@ -52,24 +53,37 @@ export async function naiveBullmq(ctx: Context): Promise<DeliveryBaseline> {
   }
 }
 
+/** One concurrency level, with the CPU each process spent per request answered 2xx. */
+export interface IngestLevel extends ClosedLoopResult {
+  /** ms of user + system time per 2xx answer: `server`, postgres, redis, bench (autocannon). */
+  cpuMsPerRequest: Record<string, number>;
+  /** Share of the machine's two cores that was busy, in %. */
+  machineBusyPct: number;
+}
+
 export interface IngestBaseline {
-  levels: ClosedLoopResult[];
+  levels: IngestLevel[];
   peakRssMiB: number;
 }
 
-/** Drives an ingest server at each concurrency level, after an unrecorded warm-up. */
-export async function driveIngest(ctx: Context, url: string, headers: Record<string, string>): Promise<ClosedLoopResult[]> {
+/** Drives an ingest server (process `serverPid`) at each concurrency level, after an unrecorded warm-up. */
+export async function driveIngest(ctx: Context, url: string, headers: Record<string, string>, serverPid: number | undefined): Promise<IngestLevel[]> {
   const body = publishBody('bench.ingest');
   if (ctx.opts.warmupSeconds > 0) await closedLoop(url, { concurrency: ctx.opts.ingestLevels[0]!, seconds: ctx.opts.warmupSeconds, body, headers });
-  const levels: ClosedLoopResult[] = [];
-  for (const concurrency of ctx.opts.ingestLevels) levels.push(await closedLoop(url, { concurrency, seconds: ctx.opts.ingestSeconds, body, headers }));
+  const levels: IngestLevel[] = [];
+  for (const concurrency of ctx.opts.ingestLevels) {
+    const cpu = startCpuWindow({ server: serverPid });
+    const level = await closedLoop(url, { concurrency, seconds: ctx.opts.ingestSeconds, body, headers });
+    const used = cpu.stop();
+    levels.push({ ...level, cpuMsPerRequest: perUnit(used, level.ok), machineBusyPct: used.machineBusyPct });
+  }
   return levels;
 }
 
 async function ingestServer(ctx: Context, child: Child): Promise<IngestBaseline> {
   try {
     const { port } = await child.message(isReady, 60_000);
-    const levels = await driveIngest(ctx, `http://127.0.0.1:${port}/v1/events`, {});
+    const levels = await driveIngest(ctx, `http://127.0.0.1:${port}/v1/events`, {}, child.process.pid);
     return { levels, peakRssMiB: child.peakRss() };
   } finally {
     await child.stop();

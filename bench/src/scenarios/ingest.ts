@@ -1,12 +1,11 @@
 import type { Context } from '../context.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
-import type { ClosedLoopResult } from '../load.ts';
 import { createTenant } from '../seed.ts';
 import { startStack } from '../services.ts';
-import { driveIngest } from './baselines.ts';
+import { driveIngest, type IngestLevel } from './baselines.ts';
 
 export interface IngestRun {
-  levels: ClosedLoopResult[];
+  levels: IngestLevel[];
   peakRssMiB: number;
   problems: string[];
 }
@@ -21,7 +20,7 @@ export async function ingestRun(ctx: Context): Promise<IngestRun> {
   const { sandbox, api } = stack;
   try {
     const tenant = await createTenant(api, [{ url: `${ctx.receiver.url}/ingest`, eventTypes: ['bench.*'] }]);
-    const levels = await driveIngest(ctx, `${api.baseUrl}/v1/events`, { authorization: `Bearer ${tenant.apiKey}` });
+    const levels = await driveIngest(ctx, `${api.baseUrl}/v1/events`, { authorization: `Bearer ${tenant.apiKey}` }, api.child.process.pid);
     const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
     // The warm-up's events count too: everything answered 202 must be stored.
     const problems: string[] = [];
