@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '@hookrelay/api';
-import { createQueues, createRedis } from '@hookrelay/queue';
+import { createQueues, createRedis, queuePrefix } from '@hookrelay/queue';
 import { Stack, TEST_REDIS_URL, freePort, startTcpProxy, type ApiResponse, type Tenant } from '@hookrelay/testing';
 import { expectUnauthorized } from './helpers.ts';
 
@@ -122,6 +122,32 @@ describe('wrong credentials per client address', () => {
     expectTooManyRequests(await stack.admin.get('/admin/tenants'), { windowSeconds: 60, message });
     const basic = `Basic ${Buffer.from(`ops:${stack.config.ADMIN_TOKEN}`).toString('base64')}`;
     expectTooManyRequests(await stack.anonymous.get('/admin/queues', { authorization: basic }), { windowSeconds: 60, message });
+  });
+});
+
+describe('wrong credentials counted by another API process', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ workers: 0, env: { HOOKRELAY_AUTH_FAILURE_LIMIT: '5' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('refuses a right key within a second once the shared count reaches the limit', async () => {
+    const tenant: Tenant = await stack.createTenant('behind-a-shared-address');
+    expectUnauthorized(await stack.anonymous.withToken('hr_guess').get('/v1/subscriptions'));
+    // This process has just found the address under the limit.
+    expect((await tenant.client.get('/v1/subscriptions')).status).toBe(200);
+    // Another API process counts the remaining four wrong keys in the shared counter.
+    const [counter] = await stack.redis.keys(`${queuePrefix(stack.config.HOOKRELAY_REDIS_PREFIX)}:ratelimit:authfail:*`);
+    expect(counter).toBeDefined();
+    await stack.redis.incrby(counter!, 4);
+
+    await sleep(1_100);
+    const message = /^too many requests with a wrong API key or admin token from this address/;
+    expectTooManyRequests(await tenant.client.get('/v1/subscriptions'), { windowSeconds: 60, message });
   });
 });
 

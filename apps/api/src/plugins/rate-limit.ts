@@ -1,6 +1,7 @@
 import rateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { isUuid } from '@hookrelay/db';
 import { queuePrefix } from '@hookrelay/queue';
 import type { ApiLimits } from '../limits.ts';
@@ -10,6 +11,8 @@ export const LIMITER_TIMEOUT_MS = 500;
 /** After a failure Redis is left alone this long: a hanging Redis costs one wait, not one per request. */
 const PAUSE_AFTER_FAILURE_MS = 1_000;
 const WARN_EVERY_MS = 10_000;
+/** How long an address found under the wrong-credentials limit is trusted to stay under it without asking Redis. */
+const CLEAR_ADDRESS_MS = 1_000;
 
 // Fixed windows: the first request of a window starts its expiry. A key left without one (it
 // cannot happen through these scripts, but costs nothing to mend) gets it on the next request.
@@ -150,16 +153,25 @@ export async function registerRateLimits(
   if (limits.authFailuresPerMinute > 0) {
     const max = limits.authFailuresPerMinute;
     const limiter = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (request) => `authfail:${normalizeIP(request.ip)}` });
+    // Addresses found under the limit a moment ago: a busy client's every request would otherwise
+    // cost a Redis round trip. Failures this process counts itself take effect at once (the entry
+    // is dropped when the limit is reached); those counted by another API process, within a second.
+    const clear = new LRUCache<string, true>({ max: 10_000, ttl: CLEAR_ADDRESS_MS });
     authFailures = {
       async blocked(request, reply) {
+        if (clear.has(request.ip)) return false;
         const result = await limiter(request, { increment: false });
-        if (result.isAllowed || result.remaining > 0) return false;
+        if (result.isAllowed || result.remaining > 0) {
+          clear.set(request.ip, true);
+          return false;
+        }
         request.log.warn({ ip: request.ip }, 'too many wrong credentials from this address: answered 429');
         tooManyRequests(reply, max, result.ttlInSeconds, 'too many requests with a wrong API key or admin token from this address');
         return true;
       },
       async failed(request) {
-        await limiter(request);
+        const result = await limiter(request);
+        if (!result.isAllowed && result.remaining <= 0) clear.delete(request.ip);
       },
     };
   }
