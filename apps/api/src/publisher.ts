@@ -3,8 +3,12 @@ import { GroupCommit, isDatabaseUnavailable, publishEvents, type Db, type Publis
 import type { Queues } from '@hookrelay/queue';
 import { enqueueCommitted } from './routes/deps.ts';
 
-/** Publish transactions in flight at once: Postgres flushes their commits together. */
-const PUBLISH_CONCURRENCY = 4;
+/**
+ * Publish transactions in flight at once: one commits while the next is written. Two, not more:
+ * with four the batches were half as large, and the extra statements and round trips cost more
+ * CPU than the overlap gained (ingest at 128 connections 2,735–3,103/s with four, 3,277–3,437/s with two).
+ */
+const PUBLISH_CONCURRENCY = 2;
 
 type Outcome = { result: PublishResult; enqueued: Promise<void> } | { error: unknown };
 
