@@ -140,8 +140,9 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   // batch slots (the same number again). A quarter as many batch jobs as slots are in progress at
   // once: each carries up to 50 attempts, so more would only hold more attempts waiting for a
   // slot (memory), and fewer would let the batches of a few endpoints that hold their requests
-  // open (each batch waits for its own attempts) take them all.
-  const batchJobsAtOnce = Math.max(4, Math.ceil(config.HOOKRELAY_WORKER_CONCURRENCY / 8));
+  // open (each batch waits for its own attempts) take them all: an eighth (25) saved a few MiB
+  // under a 1M backlog, but three slow endpoints at their default cap of 10 could hold every one.
+  const batchJobsAtOnce = Math.max(4, Math.ceil(config.HOOKRELAY_WORKER_CONCURRENCY / 4));
   const attemptWorkers = [
     new Worker(DELIVERY_QUEUE, processor, attemptWorkerOptions),
     new Worker(RETRY_QUEUE, processor, attemptWorkerOptions),
