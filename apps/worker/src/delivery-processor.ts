@@ -117,12 +117,17 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     return admission;
   }
 
-  /** Makes the attempt if it is still owed and the endpoint admits it; answers a deferral if not admitted. */
-  async function attemptOne(deliveryId: string, attempt: number, signal?: AbortSignal): Promise<Deferral | null> {
+  /**
+   * Makes the attempt if it is still owed and the endpoint admits it; answers a deferral if not
+   * admitted. `batchId`: the batch job asking, which owes the attempt only while the delivery is
+   * still its member.
+   */
+  async function attemptOne(deliveryId: string, attempt: number, signal?: AbortSignal, batchId?: string): Promise<Deferral | null> {
     const row = await deps.loadDelivery(deliveryId);
-    // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made)
+    // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made,
+    // or a batch job still queued when its member was ended and replayed in a round of its own)
     // must not send again.
-    if (row?.status !== 'pending' || row.attemptCount >= attempt) {
+    if (row?.status !== 'pending' || row.attemptCount >= attempt || (batchId !== undefined && row.batchId !== batchId)) {
       const progress = row && { status: row.status, attemptCount: row.attemptCount };
       logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
       return null;
@@ -189,7 +194,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         batchSlots(async () => {
           // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
           if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
-          const deferral = await attemptOne(id, 1, signal);
+          const deferral = await attemptOne(id, 1, signal, job.id);
           if (deferral) await handOn(id, deferral.waitMs);
         }).catch(async (err: unknown) => {
           logger.error({ err, deliveryId: id }, 'delivery interrupted; returning it to the queue');

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findOverdueDeliveries, publishEvents, type DeliveryRef } from '@hookrelay/db';
+import { endPendingDeliveries, findOverdueDeliveries, publishEvents, type DeliveryRef } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
 import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
@@ -177,6 +177,35 @@ describe('batch jobs for first attempts published together', () => {
       expect(new Set(byEvent.keys())).toEqual(new Set(events));
     } finally {
       worker.kill('SIGKILL');
+      await stack.stopWorkers();
+    }
+  });
+
+  it('does not send a member that was ended and retried in a round of its own while its batch was queued', async () => {
+    const r = await receiver();
+    const sub = await subscribe(tenant, { url: r.url, eventTypes: ['batch.revived'] });
+    const { events, refs } = await publishTogether(stack, tenant, 'batch.revived', 3);
+    expect(await stack.queues.batches.count()).toBe(1);
+    // The endpoint is disabled while the batch waits (its pending deliveries end dead), then the
+    // tenant retries one of them: a round of its own, with a job of its own.
+    const ended = await endPendingDeliveries(stack.db, sub.id, 'disabled for the test', 100);
+    expect(ended).toHaveLength(3);
+    const retry = await tenant.client.post(`/v1/deliveries/${refs[0]!.id}/retry`, {});
+    expect(retry.status, retry.text).toBe(202);
+    expect(await batchIdsInDb(stack, [refs[0]!.id])).toEqual([null]);
+
+    await stack.startWorker();
+    try {
+      await r.waitFor(1, 15_000);
+      await settled(stack, tenant, refs[0]!.id, 'succeeded');
+      await eventually(async () => (await stack.queues.batches.count()) === 0);
+      // Give a wrongly sent duplicate time to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(r.requests.map((q) => q.headers['webhook-id'])).toEqual([events[0]]);
+      const d = await settled(stack, tenant, refs[0]!.id, 'succeeded');
+      expect(d.attempts).toHaveLength(1);
+      for (const ref of refs.slice(1)) expect((await delivery(tenant, ref.id)).status).toBe('dead');
+    } finally {
       await stack.stopWorkers();
     }
   });

@@ -77,6 +77,13 @@ export async function getDelivery(db: Db, tenantId: string, id: string) {
   return { ...delivery, attempts: history };
 }
 
+/**
+ * A fresh round of attempts. The delivery leaves its batch: a batch job still queued from its
+ * first round must not send it beside the new round's own job.
+ */
+const newRound = () =>
+  ({ status: 'pending', roundStart: sql`${deliveries.attemptCount}`, batchId: null, nextAttemptAt: new Date(), updatedAt: new Date() }) as const;
+
 export type NewRoundResult =
   | { outcome: 'started'; delivery: DeliveryRef }
   | { outcome: 'not_found' }
@@ -89,7 +96,7 @@ export type NewRoundResult =
 export async function startNewRound(db: Db, tenantId: string, id: string): Promise<NewRoundResult> {
   const [row] = await db.orm
     .update(deliveries)
-    .set({ status: 'pending', roundStart: sql`${deliveries.attemptCount}`, nextAttemptAt: new Date(), updatedAt: new Date() })
+    .set(newRound())
     .where(and(eq(deliveries.tenantId, tenantId), eq(deliveries.id, id), sql`${deliveries.status} <> 'pending'`))
     .returning(refColumns);
   if (row) return { outcome: 'started', delivery: row };
@@ -201,7 +208,7 @@ export async function reviveDeadDeliveries(db: Db, f: DeadDeliveryFilter, limit:
     .for('update', { skipLocked: true });
   return db.orm
     .update(deliveries)
-    .set({ status: 'pending', roundStart: sql`${deliveries.attemptCount}`, nextAttemptAt: new Date(), updatedAt: new Date() })
+    .set(newRound())
     .where(sql`${deliveries.id} in ${picked}`)
     .returning(refColumns);
 }

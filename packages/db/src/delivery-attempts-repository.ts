@@ -65,12 +65,15 @@ export interface DeliveryForAttempt {
   status: string;
   attemptCount: number;
   roundStart: number;
+  /** The batch job its first attempt was queued in, while it still belongs to it. */
+  batchId: string | null;
   event: EventForDelivery;
   subscription: SubscriptionForDelivery;
 }
 
 type AttemptRow = SubscriptionForDelivery & {
   deliveryId: string;
+  batchId: string | null;
   status: string;
   attemptCount: number;
   roundStart: number;
@@ -87,7 +90,7 @@ type AttemptRow = SubscriptionForDelivery & {
 export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): Promise<DeliveryForAttempt[]> {
   // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
   const rows = await db.sql<AttemptRow[]>`
-    select d.id as "deliveryId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
+    select d.id as "deliveryId", d.batch_id as "batchId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
            e.id as "eventId", e.type as "eventType", (extract(epoch from e.created_at) * 1000)::float8 as "epochMs",
            e.data::text as "dataJson", ${subscriptionColumns(db.sql)}
     from deliveries d
@@ -96,8 +99,9 @@ export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): 
     join tenants t on t.id = s.tenant_id
     where d.id = any(${ids as string[]}::uuid[])`;
   // A delivery, its event and its subscription always belong to one tenant.
-  return rows.map(({ deliveryId, status, attemptCount, roundStart, eventId, eventType, epochMs, dataJson, ...sub }) => ({
+  return rows.map(({ deliveryId, batchId, status, attemptCount, roundStart, eventId, eventType, epochMs, dataJson, ...sub }) => ({
     id: deliveryId,
+    batchId,
     tenantId: sub.tenantId,
     eventId,
     subscriptionId: sub.id,
