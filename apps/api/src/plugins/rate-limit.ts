@@ -152,17 +152,18 @@ export async function registerRateLimits(
   let authFailures: AuthFailureLimiter | undefined;
   if (limits.authFailuresPerMinute > 0) {
     const max = limits.authFailuresPerMinute;
-    const limiter = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (request) => `authfail:${normalizeIP(request.ip)}` });
+    const addressOf = (request: FastifyRequest) => normalizeIP(request.ip);
+    const limiter = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (request) => `authfail:${addressOf(request)}` });
     // Addresses found under the limit a moment ago: a busy client's every request would otherwise
     // cost a Redis round trip. Failures this process counts itself take effect at once (the entry
     // is dropped when the limit is reached); those counted by another API process, within a second.
     const clear = new LRUCache<string, true>({ max: 10_000, ttl: CLEAR_ADDRESS_MS });
     authFailures = {
       async blocked(request, reply) {
-        if (clear.has(request.ip)) return false;
+        if (clear.has(addressOf(request))) return false;
         const result = await limiter(request, { increment: false });
         if (result.isAllowed || result.remaining > 0) {
-          clear.set(request.ip, true);
+          clear.set(addressOf(request), true);
           return false;
         }
         request.log.warn({ ip: request.ip }, 'too many wrong credentials from this address: answered 429');
@@ -171,7 +172,7 @@ export async function registerRateLimits(
       },
       async failed(request) {
         const result = await limiter(request);
-        if (!result.isAllowed && result.remaining <= 0) clear.delete(request.ip);
+        if (!result.isAllowed && result.remaining <= 0) clear.delete(addressOf(request));
       },
     };
   }
