@@ -128,20 +128,20 @@ export function render(r: Results, opts: BenchOptions): string {
     out.push(table('CPU per delivery while draining (ms of user + system time; bench = the receiver)', ['run', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %'], cpuRows));
   }
   const ingestRows: (string | number)[][] = [];
+  const ingestCpuRows: (string | number)[][] = [];
   const levelRows = (name: string, b: IngestBaseline | undefined) => {
-    for (const l of b?.levels ?? []) ingestRows.push([name, l.concurrency, l.perSecond, l.latency.p50, l.latency.p99, l.non2xx + l.errors, b!.peakRssMiB]);
+    for (const l of b?.levels ?? []) {
+      ingestRows.push([name, l.concurrency, l.perSecond, l.latency.p50, l.latency.p99, l.non2xx + l.errors, b!.peakRssMiB]);
+      const c = l.cpuMsPerRequest;
+      const total = Math.round(Object.values(c).reduce((a, x) => a + x, 0) * 100) / 100;
+      ingestCpuRows.push([name, l.concurrency, c.server ?? 0, c.postgres ?? 0, c.redis ?? 0, c.bench ?? 0, total, l.machineBusyPct]);
+    }
   };
   levelRows('Fastify hello (baseline)', r.fastifyHello);
   levelRows('naive ingest (baseline)', r.naiveIngest);
   levelRows('hookrelay POST /v1/events', r.ingest);
   if (ingestRows.length > 0) out.push(table('Ingest (autocannon, 1 KiB events; Hookrelay answers 202 after commit)', ['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'refused', 'peak RSS MiB'], ingestRows));
-  const ingestCpuRows = [['naive ingest (baseline)', r.naiveIngest], ['hookrelay POST /v1/events', r.ingest]] as const;
-  const cpuRowsOf = ingestCpuRows.flatMap(([name, b]) => (b?.levels ?? []).map((l) => {
-    const c = l.cpuMsPerRequest;
-    const total = Math.round(Object.values(c).reduce((a, x) => a + x, 0) * 100) / 100;
-    return [name, l.concurrency, c.server ?? 0, c.postgres ?? 0, c.redis ?? 0, c.bench ?? 0, total, l.machineBusyPct];
-  }));
-  if (cpuRowsOf.length > 0) out.push(table('CPU per request answered 2xx (ms of user + system time; bench = autocannon)', ['server', 'connections', 'server', 'postgres', 'redis', 'bench', 'total', 'machine busy %'], cpuRowsOf));
+  if (ingestCpuRows.length > 0) out.push(table('CPU per request answered 2xx (ms of user + system time; bench = autocannon)', ['server', 'connections', 'server', 'postgres', 'redis', 'bench', 'total', 'machine busy %'], ingestCpuRows));
   if (r.e2e?.length) {
     out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'still pending', 'peak RSS MiB'],
       r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, e.undelivered, rss(e.peakRssMiB)])));
