@@ -1,8 +1,8 @@
-# Hookrelay: one image for the API and the worker (TypeScript runs through tsx; there is no build step).
+# Hookrelay: one image for the API and the worker, each run as a bundle built at image build time.
 #
 #   docker build -t hookrelay .
 #   docker run ... hookrelay                                                 # API (default)
-#   docker run ... hookrelay node --import tsx apps/worker/src/main.ts     # worker
+#   docker run ... hookrelay node dist/worker.js                           # worker
 #
 # Both processes create the database if missing and apply migrations at start; migrations run under
 # a Postgres advisory lock. Against an empty server, create the database before starting several
@@ -18,9 +18,10 @@ WORKDIR /app
 # must be present before install; .dockerignore keeps host node_modules, .git and results out.
 COPY . .
 
-# Dev dependencies too: tsx runs the TypeScript sources at runtime. Installed as root, so the
-# application files stay read-only for the user the processes run as.
-RUN pnpm install --frozen-lockfile --prod=false
+# Dev dependencies too: the operator CLI runs its TypeScript through tsx. Installed and built as
+# root, so the application files stay read-only for the user the processes run as. The bundles
+# import third-party packages by their path under node_modules, so they are built in place.
+RUN pnpm install --frozen-lockfile --prod=false && pnpm build
 
 # Production mode: ADMIN_TOKEN and HOOKRELAY_ENCRYPTION_KEY must be given (no generated token, no
 # development key) and logs are JSON lines.
@@ -32,4 +33,4 @@ USER node
 EXPOSE 3000
 
 # node itself is PID 1 (not a pnpm wrapper), so SIGTERM reaches Hookrelay's graceful shutdown.
-CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]
+CMD ["node", "dist/api.js"]

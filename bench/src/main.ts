@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FULL, SMOKE, type BenchOptions, type Context } from './context.ts';
 import { Sandboxes } from './infra.ts';
+import { buildBundles } from './processes.ts';
 import { BenchReceiver } from './receiver.ts';
 import { machine, problems, render, targets, type Results } from './report.ts';
 import { backlogRun } from './scenarios/backlog.ts';
@@ -43,6 +44,7 @@ for (const a of args.filter((x) => x.startsWith('--set='))) {
 }
 const started = Date.now();
 const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
+await buildBundles();
 const sandboxes = await Sandboxes.create();
 const receiver = await new BenchReceiver().start();
 const ctx: Context = { opts, sandboxes, receiver, log };

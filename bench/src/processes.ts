@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bundle, ENTRIES } from '../../scripts/build.ts';
 
-const tsx = import.meta.resolve('tsx');
 const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const verbose = process.env.BENCH_VERBOSE === '1';
 
@@ -85,10 +85,27 @@ export class Child {
 /** Where every spawned process writes a CPU profile when it exits (node --cpu-prof); unset, none. */
 const profileDir = process.env.BENCH_CPU_PROF_DIR;
 
-/** Runs a TypeScript entry point of the repository as its own Node process. */
-export function spawnEntry(name: string, path: string, env: Record<string, string>, args: string[] = []): Child {
+/**
+ * Every process the bench starts runs as a bundle (scripts/build.ts): Hookrelay's API and worker
+ * as production runs them, and the baselines the same way, so no process pays for a TypeScript
+ * loader. They are built into bench/dist, apart from the dist/ that `pnpm start` and the tests run.
+ */
+const BUNDLES = {
+  api: ENTRIES.api,
+  worker: ENTRIES.worker,
+  'raw-http': 'bench/src/baselines/raw-http.ts',
+  'naive-bullmq': 'bench/src/baselines/naive-bullmq.ts',
+  'fastify-hello': 'bench/src/baselines/fastify-hello.ts',
+  'naive-ingest': 'bench/src/baselines/naive-ingest.ts',
+} as const;
+const BUNDLES_DIR = repoFile('bench/dist');
+
+export const buildBundles = (): Promise<void> => bundle(BUNDLES, BUNDLES_DIR);
+
+/** Runs a bundle built by `buildBundles`, by its output name, as its own Node process. */
+export function spawnEntry(name: string, bundled: keyof typeof BUNDLES, env: Record<string, string>, args: string[] = []): Child {
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profiling, '--import', tsx, repoFile(path), ...args], {
+  const child = spawn(process.execPath, [...profiling, `${BUNDLES_DIR}/${bundled}.js`, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', verbose ? 'inherit' : 'ignore', 'inherit', 'ipc'],
   });

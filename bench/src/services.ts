@@ -34,7 +34,7 @@ export interface Api {
 
 export async function startApi(env: Record<string, string>): Promise<Api> {
   const port = await freePort();
-  const child = spawnEntry('api', 'apps/api/src/main.ts', { ...env, PORT: String(port) });
+  const child = spawnEntry('api', 'api', { ...env, PORT: String(port) });
   const baseUrl = `http://127.0.0.1:${port}`;
   const ready = await waitUntil(async () => {
     if (child.process.exitCode !== null) throw new Error('the API exited during start-up');
@@ -45,7 +45,7 @@ export async function startApi(env: Record<string, string>): Promise<Api> {
 }
 
 export function startWorkers(env: Record<string, string>, count: number): Child[] {
-  return Array.from({ length: count }, (_, i) => spawnEntry(`worker ${i + 1}`, 'apps/worker/src/main.ts', env));
+  return Array.from({ length: count }, (_, i) => spawnEntry(`worker ${i + 1}`, 'worker', env));
 }
 
 export interface BenchStack {

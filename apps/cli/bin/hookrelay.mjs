@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx, as every Hookrelay process does.
+// Runs the TypeScript entry point through tsx: a short-lived command, so no bundle to keep built.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -12,18 +12,18 @@ const logger = createLogger(config, 'launcher');
 await waitFor('postgres', () => prepareDatabase(config.DATABASE_URL), logger);
 logger.info('database ready');
 
-const tsx = import.meta.resolve('tsx');
-const entry = (app: string) => fileURLToPath(new URL(`../../../${app}/src/main.ts`, import.meta.url));
+// The bundles `pnpm build` writes (scripts/build.ts): what production runs.
+const entry = (name: string) => fileURLToPath(new URL(`../../../dist/${name}.js`, import.meta.url));
 // The generated admin token is made once here so the API and the banner agree.
 const env = { ...process.env, ADMIN_TOKEN: config.ADMIN_TOKEN };
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-function run(name: string, app: string) {
+function run(name: 'api' | 'worker') {
   // Own process group: a Ctrl-C reaches the children once, through stop(), not twice (which
   // would skip their graceful shutdown).
-  const child = spawn(process.execPath, ['--import', tsx, entry(app)], { env, stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, [entry(name)], { env, stdio: 'inherit', detached: true });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);
@@ -47,8 +47,8 @@ function stop(signal: NodeJS.Signals, exitCode = 0) {
 if (config.adminTokenGenerated) {
   console.log(`\nADMIN_TOKEN was not set; this run uses the generated token:\n\n  ${config.ADMIN_TOKEN}\n`);
 }
-run('api', 'apps/api');
-run('worker', 'apps/worker');
+run('api');
+run('worker');
 // Should the launcher itself die, its children must not outlive it.
 process.on('exit', () => {
   for (const child of children.values()) child.kill('SIGKILL');

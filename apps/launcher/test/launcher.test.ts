@@ -5,7 +5,8 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient, deleteRedisKeys, eventually, startReceiver, TEST_ENV, TEST_REDIS_URL } from '@hookrelay/testing';
 
-const LAUNCHER = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// What `pnpm start` runs: the bundle the test run's global set-up built.
+const LAUNCHER = fileURLToPath(new URL('../../../dist/launcher.js', import.meta.url));
 const SERVER = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 
 describe('pnpm start', () => {
@@ -25,7 +26,7 @@ describe('pnpm start', () => {
 
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const adminToken = `launcher-test-${randomBytes(8).toString('hex')}`;
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), LAUNCHER], {
+    const child = spawn(process.execPath, [LAUNCHER], {
       env: {
         ...process.env,
         ...TEST_ENV,

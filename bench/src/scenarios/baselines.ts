@@ -37,7 +37,7 @@ async function runToEnd<T extends { count: number; perSecond: number; latency: P
 export async function rawHttp(ctx: Context): Promise<DeliveryBaseline> {
   ctx.log(`baseline raw HTTP: ${ctx.opts.rawCount} posts at concurrency ${ctx.opts.concurrency}`);
   const args = { url: ctx.receiver.url, count: ctx.opts.rawCount, concurrency: ctx.opts.concurrency };
-  return runToEnd(spawnEntry('raw-http', 'bench/src/baselines/raw-http.ts', {}, [JSON.stringify(args)]));
+  return runToEnd(spawnEntry('raw-http', 'raw-http', {}, [JSON.stringify(args)]));
 }
 
 /** Naive BullMQ: addBulk, then one worker posting each job; no database. */
@@ -46,7 +46,7 @@ export async function naiveBullmq(ctx: Context): Promise<DeliveryBaseline> {
   const sandbox = await ctx.sandboxes.open();
   try {
     const args = { url: ctx.receiver.url, count: ctx.opts.naiveCount, concurrency: ctx.opts.concurrency, redisUrl: REDIS_URL, prefix: sandbox.redisPrefix };
-    const result = await runToEnd<DeliveryBaseline>(spawnEntry('naive-bullmq', 'bench/src/baselines/naive-bullmq.ts', {}, [JSON.stringify(args)]));
+    const result = await runToEnd<DeliveryBaseline>(spawnEntry('naive-bullmq', 'naive-bullmq', {}, [JSON.stringify(args)]));
     return { ...result, redisBytesPerJob: Math.round(result.redisBytesPerJob ?? 0), cpuMsPerJob: Math.round((result.cpuMsPerJob ?? 0) * 1000) / 1000 };
   } finally {
     await sandbox.drop();
@@ -92,7 +92,7 @@ async function ingestServer(ctx: Context, child: Child): Promise<IngestBaseline>
 
 export function fastifyHello(ctx: Context): Promise<IngestBaseline> {
   ctx.log('baseline Fastify hello');
-  return ingestServer(ctx, spawnEntry('fastify-hello', 'bench/src/baselines/fastify-hello.ts', {}));
+  return ingestServer(ctx, spawnEntry('fastify-hello', 'fastify-hello', {}));
 }
 
 export async function naiveIngest(ctx: Context): Promise<IngestBaseline> {
@@ -100,7 +100,7 @@ export async function naiveIngest(ctx: Context): Promise<IngestBaseline> {
   const sandbox = await ctx.sandboxes.open();
   try {
     const args = { databaseUrl: sandbox.databaseUrl, redisUrl: REDIS_URL, prefix: sandbox.redisPrefix };
-    return await ingestServer(ctx, spawnEntry('naive-ingest', 'bench/src/baselines/naive-ingest.ts', {}, [JSON.stringify(args)]));
+    return await ingestServer(ctx, spawnEntry('naive-ingest', 'naive-ingest', {}, [JSON.stringify(args)]));
   } finally {
     await sandbox.drop();
   }
