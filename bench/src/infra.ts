@@ -73,9 +73,3 @@ export async function deleteKeys(pattern: string): Promise<void> {
     redis.disconnect();
   }
 }
-
-/** Redis's own count of bytes allocated for data (INFO memory used_memory). */
-export async function redisUsedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
-}

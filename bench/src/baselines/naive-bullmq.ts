@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { redisKeysMemory } from '../redis-memory.ts';
 import { samplePayload, signedWebhook } from '../payload.ts';
 import { percentiles } from '../stats.ts';
 
@@ -19,7 +20,8 @@ const { url, count, concurrency, redisUrl, prefix } = JSON.parse(process.argv[2]
 };
 const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
 const queue = new Queue('naive', { connection, prefix });
-const memoryBefore = Number(/used_memory:(\d+)/.exec(await connection.info('memory'))?.[1]);
+// Measured as the backlog scenario measures ours: the memory of this queue's own keys.
+const memoryBefore = await redisKeysMemory(connection, `${prefix}:naive:*`);
 for (let i = 0; i < count; i += 1000) {
   const n = Math.min(1000, count - i);
   await queue.addBulk(
@@ -30,7 +32,7 @@ for (let i = 0; i < count; i += 1000) {
     })),
   );
 }
-const memoryAfter = Number(/used_memory:(\d+)/.exec(await connection.info('memory'))?.[1]);
+const memoryAfter = await redisKeysMemory(connection, `${prefix}:naive:*`);
 
 const pool = new Pool(url, { connections: concurrency });
 const latencies: number[] = [];

@@ -1,13 +1,15 @@
 import { Redis } from 'ioredis';
 import type { Context } from '../context.ts';
-import { REDIS_URL, redisUsedMemory } from '../infra.ts';
+import { queuePrefix } from '@hookrelay/queue';
+import { REDIS_URL } from '../infra.ts';
+import { redisKeysMemory } from '../redis-memory.ts';
 import { createTenant, seedBacklog } from '../seed.ts';
 import { startStack } from '../services.ts';
 import { sleep, waitUntil } from '../stats.ts';
 
 export interface BacklogRun {
   queued: number;
-  /** Redis used_memory growth per queued delivery, in bytes. */
+  /** Redis memory of the scenario's keys (MEMORY USAGE) per queued delivery, in bytes. */
   redisBytesPerDelivery: number;
   /** Worker RSS (MiB) sampled each second while it drains the backlog. */
   workerRssMiB: number[];
@@ -27,12 +29,13 @@ export async function backlogRun(ctx: Context): Promise<BacklogRun> {
   try {
     const subs = Array.from({ length: fanout }, (_, i) => ({ url: `${ctx.receiver.url}/backlog/${i}`, eventTypes: ['bench.*'], maxInFlight: 1000 }));
     const tenant = await createTenant(api, subs);
-    const before = await redisUsedMemory(redis);
+    const keys = `${queuePrefix(sandbox.redisPrefix)}*`;
+    const before = await redisKeysMemory(redis, keys);
     let shown = 0;
     const queued = await seedBacklog(sandbox.databaseUrl, sandbox.redisPrefix, tenant, Math.ceil(total / fanout), (n) => {
       if (n - shown >= 100_000) ctx.log(`  ${(shown = n)} queued`);
     });
-    const after = await redisUsedMemory(redis);
+    const after = await redisKeysMemory(redis, keys);
     ctx.receiver.reset();
     const [worker] = stack.startWorkers(1);
     // The window opens with the first delivery, not with the process (start-up takes a few seconds).
