@@ -23,12 +23,17 @@ const total = profile.samples.length;
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
 const hits = new Map<number, number>();
+// The API and worker run as bundles (bench/dist): their lines are the bundle's, which names each source file in a comment.
+const OWN_BUNDLE = /^file:\/\/.*?\/(?:bench\/)?dist\/((?:api|worker)\.js)$/;
 for (const s of profile.samples) hits.set(s, (hits.get(s) ?? 0) + 1);
 for (const node of profile.nodes) {
   const n = hits.get(node.id) ?? 0;
   if (n === 0) continue;
   const { functionName, url, lineNumber } = node.callFrame;
-  const short = url.replace(/^file:\/\/.*?node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^file:\/\/.*?\/(apps|packages)\//, '$1/');
+  const short = url
+    .replace(/^file:\/\/.*?node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+    .replace(/^file:\/\/.*?\/(apps|packages)\//, '$1/')
+    .replace(OWN_BUNDLE, 'hookrelay/$1');
   const key = `${functionName || '(anonymous)'}  ${short}:${lineNumber + 1}`;
   byFunction.set(key, (byFunction.get(key) ?? 0) + n);
   const pkg = /^(@[^/]+\/[^/]+|[^/]+)/.exec(short)?.[1] ?? (url === '' ? functionName : 'node');
@@ -56,8 +61,8 @@ const total_ = (id: number): number => {
 const ownCode = new Map<string, number>();
 for (const node of profile.nodes) {
   const { functionName, url, lineNumber } = node.callFrame;
-  if (!/\/(apps|packages)\//.test(url) || url.includes('node_modules')) continue;
-  const key = `${functionName || '(anonymous)'}  ${url.replace(/^.*?\/(apps|packages)\//, '$1/')}:${lineNumber + 1}`;
+  if (!(/\/(apps|packages)\//.test(url) || OWN_BUNDLE.test(url)) || url.includes('node_modules')) continue;
+  const key = `${functionName || '(anonymous)'}  ${url.replace(/^.*?\/(apps|packages)\//, '$1/').replace(OWN_BUNDLE, 'hookrelay/$1')}:${lineNumber + 1}`;
   ownCode.set(key, (ownCode.get(key) ?? 0) + total_(node.id));
 }
 show('inclusive time, project code (a recursive or re-entered function counts more than once)', ownCode);
