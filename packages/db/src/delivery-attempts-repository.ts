@@ -166,7 +166,9 @@ export async function recordAttemptResults(db: Db, results: readonly AttemptResu
   );
   // A duplicate run of an already-finished delivery (at-least-once) must not drag it back to
   // pending, so only a success may overwrite a finished row. A data-modifying CTE runs exactly
-  // once, whether or not the main statement reads it.
+  // once, whether or not the main statement reads it. The planner guesses 100 rows for
+  // json_to_recordset and, on a young table, would join it by scanning every delivery; the
+  // redundant `= any(ids)` lets it estimate the batch and look each row up by primary key.
   await db.sql`
     with new_attempts as (
       insert into attempts (tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error)
@@ -184,5 +186,6 @@ export async function recordAttemptResults(db: Db, results: readonly AttemptResu
       updated_at = now()
     from json_to_recordset(${updates}::json) as u(
       id uuid, status text, attempt int, next_attempt_at timestamptz, status_code int, error text)
-    where d.id = u.id and (d.status = 'pending' or u.status = 'succeeded')`;
+    where d.id = u.id and d.id = any(${results.map((r) => r.deliveryId)}::uuid[])
+      and (d.status = 'pending' or u.status = 'succeeded')`;
 }
