@@ -30,8 +30,16 @@ import { startReconciler } from './reconciler.ts';
 import { USER_AGENT } from './user-agent.ts';
 import { createWorkerMetrics } from '@hookrelay/metrics';
 
-const RETENTION_JOB = 'retention';
 import { startMetricsServer } from './metrics-server.ts';
+
+const RETENTION_JOB = 'retention';
+
+/**
+ * How long the first attempt result after a quiet spell waits for others to share its write. At a
+ * moderate rate results finish a few milliseconds apart, and each alone was a statement, a WAL
+ * flush and a wake-up of a Postgres backend.
+ */
+const ATTEMPT_RECORD_LINGER_MS = 5;
 
 export type WorkerConfig = Pick<
   Config,
@@ -89,6 +97,8 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     allowedPorts: config.allowedPorts,
   });
   const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch), {
+    // The receiver has answered by then, so the wait delays no delivery, only the job's completion.
+    lingerMs: ATTEMPT_RECORD_LINGER_MS,
     retryable: isDatabaseUnavailable,
     retryForMs: 5 * 60_000,
     onRetry: (err, waitMs) => logger.warn({ err: (err as Error).message, waitMs }, 'Postgres unavailable; holding attempt results'),

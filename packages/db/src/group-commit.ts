@@ -26,6 +26,13 @@ export class GroupCommit<T, R = void> {
       /** How long a batch is retried before its callers are told it failed. */
       retryForMs?: number;
       onRetry?: (err: unknown, waitMs: number) => void;
+      /**
+       * How long a batch that would start while no batch is being written waits for company
+       * (default 0: until the end of the turn). Under load batches fill while the previous one
+       * is written and never wait; at a moderate rate each item would otherwise be a round trip
+       * (and a wake-up of the database's process) of its own.
+       */
+      lingerMs?: number;
     } = {},
   ) {}
 
@@ -36,10 +43,13 @@ export class GroupCommit<T, R = void> {
       // Items added in the same turn of the event loop share a batch.
       if (!this.scheduled && this.writers < (this.options.concurrency ?? 1)) {
         this.scheduled = true;
-        setImmediate(() => {
+        const run = () => {
           this.scheduled = false;
           this.pump();
-        });
+        };
+        const linger = this.writers === 0 ? (this.options.lingerMs ?? 0) : 0;
+        if (linger > 0) setTimeout(run, linger);
+        else setImmediate(run);
       }
     });
   }
