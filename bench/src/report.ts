@@ -162,6 +162,12 @@ export function render(r: Results, opts: BenchOptions): string {
         ['healthy at the full rate, no neighbour', n.sameLoad.p50, n.sameLoad.p95, n.sameLoad.p99, n.sameLoad.max],
         ['with noisy neighbour (90 % of the rate)', n.noisy.p50, n.noisy.p95, n.noisy.p99, n.noisy.max],
       ]));
+    out.push(table('CPU per event published in each noisy-neighbour phase (ms of user + system time)', ['traffic', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %'],
+      [
+        ['healthy only', ...cpuColumns(n.cpu.quiet.msPerEvent, n.cpu.quiet.machineBusyPct, true)],
+        ['healthy at the full rate', ...cpuColumns(n.cpu.sameLoad.msPerEvent, n.cpu.sameLoad.machineBusyPct, true)],
+        ['with noisy neighbour', ...cpuColumns(n.cpu.noisy.msPerEvent, n.cpu.noisy.machineBusyPct, true)],
+      ]));
   }
   const t = targets(r);
   if (t.length > 0) out.push(table('Targets', ['target', 'measured', 'wanted', 'met'], t.map((x) => [x.name, x.measured, x.target, x.met ? 'yes' : 'NO'])));

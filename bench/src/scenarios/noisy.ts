@@ -1,4 +1,5 @@
 import type { Context } from '../context.ts';
+import { perUnit, startCpuWindow } from '../cpu.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
 import { createTenant } from '../seed.ts';
 import { startStack } from '../services.ts';
@@ -20,6 +21,8 @@ export interface NoisyRun {
   sameLoad: Percentiles;
   /** noisy p99 / sameLoad p99. */
   p99RatioToSameLoad: number;
+  /** Per phase: CPU ms per published event for each process, and how busy the machine was. */
+  cpu: Record<'quiet' | 'sameLoad' | 'noisy', { msPerEvent: Record<string, number>; machineBusyPct: number }>;
   peakRssMiB: Record<string, number>;
   problems: string[];
 }
@@ -47,9 +50,17 @@ export async function noisyRun(ctx: Context): Promise<NoisyRun> {
     const seconds = ctx.opts.noisySeconds;
     const warm = Math.max(1, ctx.opts.warmupSeconds);
     await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds: warm, typeOf: healthy });
-    const quiet = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate: rate / 10, seconds, typeOf: healthy });
-    const sameLoad = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate, seconds, typeOf: healthy });
-    const noisy = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, {
+    const cpu = {} as NoisyRun['cpu'];
+    const phase = async (name: keyof NoisyRun['cpu'], opts: Parameters<typeof publishAndMeasure>[3]) => {
+      const window = startCpuWindow(Object.fromEntries(children.map((c) => [c.name, c.process.pid])));
+      const m = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, opts);
+      const used = window.stop();
+      cpu[name] = { msPerEvent: perUnit(used, m.published.accepted.size), machineBusyPct: used.machineBusyPct };
+      return m;
+    };
+    const quiet = await phase('quiet', { rate: rate / 10, seconds, typeOf: healthy });
+    const sameLoad = await phase('sameLoad', { rate, seconds, typeOf: healthy });
+    const noisy = await phase('noisy', {
       rate,
       seconds,
       typeOf: (i) => (i % 10 === 0 ? healthy(i / 10) : 'noisy.timeout'),
@@ -72,6 +83,7 @@ export async function noisyRun(ctx: Context): Promise<NoisyRun> {
       p99Ratio: q.p99 > 0 ? round(n.p99 / q.p99) : 0,
       sameLoad: same,
       p99RatioToSameLoad: same.p99 > 0 ? round(n.p99 / same.p99) : 0,
+      cpu,
       peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
       problems,
     };
