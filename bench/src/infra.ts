@@ -28,12 +28,16 @@ export interface Sandbox {
 
 /**
  * The run migrates one template database; each scenario gets a copy of it, so no scenario sees
- * another's rows or jobs.
+ * another's rows or jobs. Each copy is analyzed every `analyzeEveryMs` while it is open, as
+ * autovacuum keeps a deployment's statistics (its 60 s nap is longer than most scenarios).
  */
 export class Sandboxes {
-  private constructor(private readonly template: string) {}
+  private constructor(
+    private readonly template: string,
+    private readonly analyzeEveryMs: number,
+  ) {}
 
-  static async create(): Promise<Sandboxes> {
+  static async create(analyzeEveryMs: number): Promise<Sandboxes> {
     const template = `hookrelay_bench_${runTag}_template`;
     await withAdmin((sql) => sql.unsafe(`create database ${template}`));
     await migrateDatabase(`${POSTGRES_SERVER}/${template}`);
@@ -41,17 +45,19 @@ export class Sandboxes {
     const sql = postgres(`${POSTGRES_SERVER}/${template}`, { max: 1, onnotice: () => {} });
     await sql`create table naive_events (id uuid primary key, type text not null, data jsonb not null, created_at timestamptz not null default now())`;
     await sql.end();
-    return new Sandboxes(template);
+    return new Sandboxes(template, analyzeEveryMs);
   }
 
   async open(): Promise<Sandbox> {
     const name = `hookrelay_bench_${runTag}_${++databases}`;
     await withAdmin((sql) => sql.unsafe(`create database ${name} template ${this.template}`));
     const redisPrefix = `hrbench-${randomBytes(4).toString('hex')}`;
+    const stopAnalyzing = this.analyzeEveryMs > 0 ? analyzeEvery(`${POSTGRES_SERVER}/${name}`, this.analyzeEveryMs) : async () => {};
     return {
       databaseUrl: `${POSTGRES_SERVER}/${name}`,
       redisPrefix,
       async drop() {
+        await stopAnalyzing();
         await withAdmin((sql) => sql.unsafe(`drop database if exists ${name} with (force)`));
         await deleteKeys(`${queuePrefix(redisPrefix)}*`);
         await deleteKeys(`${redisPrefix}*`);
@@ -62,6 +68,21 @@ export class Sandboxes {
   async drop(): Promise<void> {
     await withAdmin((sql) => sql.unsafe(`drop database if exists ${this.template} with (force)`));
   }
+}
+
+/** Runs ANALYZE on the database every `everyMs` (one at a time) until the answer is called. */
+function analyzeEvery(databaseUrl: string, everyMs: number): () => Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => sql`analyze`).catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+    await sql.end({ timeout: 5 });
+  };
 }
 
 export async function deleteKeys(pattern: string): Promise<void> {
