@@ -11,35 +11,52 @@ local maxInFlight = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 local burst = tonumber(ARGV[5])
 
--- How long a job held back by the endpoint's own capacity should wait. Counting the jobs turned
--- away in the last second estimates how many are waiting; spreading them over the time the
--- endpoint needs to serve them keeps a large backlog from polling the gate (and taking worker
--- slots from other endpoints) many times a second. How fast it serves them is what it was seen
--- to admit in the current second, and at least `floorPerSecond` (a guess of a few completions
--- per slot per second, for an endpoint just starting or one that holds its slots).
+-- Jobs turned away in the current second, this one included: an estimate of how many wait. A
+-- job asking again after a short wait of its own is not one more.
+local function waitingNow()
+  if ARGV[7] == '0' then return tonumber(redis.call('GET', KEYS[5]) or '1') end
+  local waiting = redis.call('INCR', KEYS[5])
+  if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
+  return waiting
+end
+
+-- How fast the endpoint serves waiting jobs: what it was seen to admit in the current second, and
+-- at least `floorPerSecond` (a guess of a few completions per slot per second, for an endpoint
+-- just starting or one that holds its slots).
+local function servedPerSecond(floorPerSecond)
+  return math.max(floorPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
+end
+
+-- How long a job held back by the endpoint's own capacity should wait. Spreading the jobs waiting
+-- over the time the endpoint needs to serve them keeps a large backlog from polling the gate (and
+-- taking worker slots from other endpoints) many times a second.
 local function backlogWait(leaseWait, floorPerSecond)
-  local waiting
-  if ARGV[7] == '0' then
-    waiting = tonumber(redis.call('GET', KEYS[5]) or '1')
-  else
-    waiting = redis.call('INCR', KEYS[5])
-    if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
-  end
-  local perSecond = math.max(floorPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
+  local waiting = waitingNow()
+  local perSecond = servedPerSecond(floorPerSecond)
   local minimum = math.min(leaseWait, math.max(1, math.floor(1000 / perSecond)))
   return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
 end
 
+-- A crowd held back by an open breaker or a Retry-After would otherwise come back together: at
+-- the pause's end or the next probe, then every second while the probe is out (up to the HTTP
+-- timeout, for an endpoint that hangs).
+-- The n-th job turned away this second comes back n slots later, at the pace the endpoint is
+-- expected to take them once it recovers.
+local function crowdSpread()
+  local floorPerSecond = math.max(maxInFlight, 10) * 4
+  return math.min(math.floor(1000 * (waitingNow() - 1) / servedPerSecond(floorPerSecond)), 60000)
+end
+
 local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
-if pauseUntil > now then return {0, pauseUntil - now, 'retry_after'} end
+if pauseUntil > now then return {0, pauseUntil - now + crowdSpread(), 'retry_after'} end
 
 local probe = false
 if redis.call('HGET', KEYS[1], 'state') == 'open' then
   local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
-  if now < nextProbeAt then return {0, nextProbeAt - now, 'circuit_open'} end
+  if now < nextProbeAt then return {0, nextProbeAt - now + crowdSpread(), 'circuit_open'} end
   local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
   -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
-  if probeUntil > now then return {0, math.min(probeUntil - now, 1000), 'circuit_probing'} end
+  if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread()), 'circuit_probing'} end
   probe = true
 end
 

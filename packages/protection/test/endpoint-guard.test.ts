@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTION, type ProtectionSettings } from '@hookrelay/domain';
 import { deleteRedisKeys, testPrefix, TEST_REDIS_URL } from '@hookrelay/testing';
-import { EndpointGuard } from '../src/index.ts';
+import { EndpointGuard, type Admission } from '../src/index.ts';
 
 const settings = (over: Partial<ProtectionSettings> = {}): ProtectionSettings => ({ ...DEFAULT_PROTECTION, ...over });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,6 +100,31 @@ describe('EndpointGuard', () => {
     expect((await guard.record(ep, s, lease, 'success')).transition).toBe('recovered');
     expect((await guard.health(ep)).state).toBe('closed');
     expect((await guard.acquire(ep, s, randomUUID(), 5_000)).allowed).toBe(true);
+  });
+
+  it('spreads a crowd held back by an open breaker, and by a probe in flight, instead of bringing it back at once', async () => {
+    const ep = randomUUID();
+    const s = settings({ maxInFlight: 10, breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 1, cooldownMs: 300, maxCooldownMs: 1_000 } });
+    const lease = randomUUID();
+    await guard.acquire(ep, s, lease, 5_000);
+    expect((await guard.record(ep, s, lease, 'failure')).transition).toBe('opened');
+    const waitsOf = (admissions: Admission[], reason: string) =>
+      admissions.map((a) => (!a.allowed && a.reason === reason ? a.waitMs : Number.NaN));
+
+    const open = waitsOf(await Promise.all(Array.from({ length: 80 }, (_, i) => (i % 2 ? other : guard).acquire(ep, s, randomUUID(), 5_000))), 'circuit_open');
+    expect(open.every(Number.isFinite)).toBe(true);
+    expect(Math.min(...open)).toBeLessThanOrEqual(300);
+    // 80 jobs at the pace 10 slots are expected to take (40 a second): the last ~2 s after the first.
+    expect(Math.max(...open) - Math.min(...open)).toBeGreaterThan(1_500);
+
+    await sleep(320);
+    expect(await guard.acquire(ep, s, 'probe', 5_000)).toEqual({ allowed: true, probe: true });
+    const probing = waitsOf(await Promise.all(Array.from({ length: 80 }, () => guard.acquire(ep, s, randomUUID(), 5_000))), 'circuit_probing');
+    expect(probing.every(Number.isFinite)).toBe(true);
+    expect(Math.min(...probing)).toBeGreaterThanOrEqual(1_000);
+    expect(Math.max(...probing)).toBeGreaterThan(2_000);
+    // Never past the probe's lease: by then the breaker has decided.
+    expect(Math.max(...probing)).toBeLessThanOrEqual(5_000);
   });
 
   it('opens on the failure rate over the window once it holds the minimum attempts', async () => {
