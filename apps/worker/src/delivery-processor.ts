@@ -55,7 +55,21 @@ export interface ProcessorDeps {
 /** Why an attempt did not happen now: it waits `waitMs` off the worker, without using up an attempt. */
 interface Deferral {
   waitMs: number;
+  /** The batch's first answer, which every member of the batch takes: none of them was attempted. */
+  wholeBatch: boolean;
 }
+
+/**
+ * The members of one batch job share an endpoint: the first to reach the gate asks, the rest wait
+ * for its answer. An endpoint that holds the first back for its own reasons holds back all, so the
+ * rest take that answer without asking, and the batch waits whole as one job.
+ */
+interface BatchGate {
+  first?: Promise<Admission>;
+}
+
+/** Denials that say the endpoint takes nothing now; a rate-limit denial is one job's own slot. */
+const endpointWide = (a: Admission) => !a.allowed && a.reason !== 'rate_limited';
 
 /** The attempt a job runs, with the ids the logs, metrics and dead letters name. */
 interface AttemptRef {
@@ -117,17 +131,39 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     return admission;
   }
 
+  /** Answers the admission, and whether it is the batch's first answer that holds back every member. */
+  async function admitMember(
+    gate: BatchGate | undefined,
+    endpointId: string,
+    protection: ProtectionSettings,
+    leaseId: string,
+  ): Promise<{ admission: Admission; wholeBatch: boolean }> {
+    if (!gate) return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
+    if (!gate.first) {
+      const admission = await (gate.first = admit(endpointId, protection, leaseId));
+      return { admission, wholeBatch: endpointWide(admission) };
+    }
+    const first = await gate.first.catch(() => null);
+    if (first && endpointWide(first)) return { admission: first, wholeBatch: true };
+    return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
+  }
+
   /**
    * Makes the attempt if it is still owed and the endpoint admits it; answers a deferral if not
-   * admitted. `batchId`: the batch job asking, which owes the attempt only while the delivery is
-   * still its member.
+   * admitted. `batch`: the batch job asking, which owes the attempt only while the delivery is
+   * still its member, and the gate its members share.
    */
-  async function attemptOne(deliveryId: string, attempt: number, signal?: AbortSignal, batchId?: string): Promise<Deferral | null> {
+  async function attemptOne(
+    deliveryId: string,
+    attempt: number,
+    signal?: AbortSignal,
+    batch?: { id: string | undefined; gate: BatchGate },
+  ): Promise<Deferral | null> {
     const row = await deps.loadDelivery(deliveryId);
     // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made,
     // or a batch job still queued when its member was ended and replayed in a round of its own)
     // must not send again.
-    if (row?.status !== 'pending' || row.attemptCount >= attempt || (batchId !== undefined && row.batchId !== batchId)) {
+    if (row?.status !== 'pending' || row.attemptCount >= attempt || (batch !== undefined && row.batchId !== batch.id)) {
       const progress = row && { status: row.status, attemptCount: row.attemptCount };
       logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
       return null;
@@ -143,13 +179,16 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const protection = effectiveProtection(sub, sub.tenantSettings);
     // Unique while the attempt is owed, whichever job (its own or a batch) runs it.
     const leaseId = attemptJobId(deliveryId, attempt);
-    const admission = await admit(sub.id, protection, leaseId);
+    const { admission, wholeBatch } = await admitMember(batch?.gate, sub.id, protection, leaseId);
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
       deps.metrics?.deferrals.inc({ reason: admission.reason });
       // A rate-limit wait is already a slot of its own; jitter would only waste it.
-      return { waitMs: admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs) };
+      return {
+        waitMs: admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs),
+        wholeBatch,
+      };
     }
 
     slotWaits.started(sub.id);
@@ -174,12 +213,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
 
   /**
    * A batch job runs its deliveries' first attempts side by side (within this process's batch
-   * slots). What cannot happen now leaves the batch at once as a job of its own: a deferral after
-   * its wait, an interrupted attempt (a fault, or shutdown) after the fault delay. So a batch job
-   * completes once every member is attempted or handed on; only a crash (or Redis failing a hand-
-   * on) runs it again, and that run leaves alone the members that have a job of their own.
+   * slots). When the endpoint holds back the first member to ask for its own reasons (an open
+   * breaker, a Retry-After, its in-flight cap), nothing of the batch is attempted and the batch
+   * waits whole: one delayed job, not one per member. Otherwise what cannot happen now leaves the
+   * batch at once as a job of its own: a deferral after its wait, an interrupted attempt (a fault,
+   * or shutdown) after the fault delay. So a batch job completes once every member is attempted
+   * or handed on; a run after a whole wait, a crash or Redis failing a hand-on leaves alone the
+   * members that have a job of their own.
    */
-  async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<void> {
+  async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<Deferral | null> {
     let members = job.data.deliveries;
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
       const handedOn = await Promise.all(members.map((delivery) => deps.hasOwnJob({ delivery, attempt: 1 })));
@@ -189,13 +231,17 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (signal) setMaxListeners(members.length + 10, signal);
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
     const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs);
+    const batch = { id: job.id, gate: {} as BatchGate };
+    let whole: Deferral | null = null;
     const settled = await Promise.allSettled(
       members.map((id) =>
         batchSlots(async () => {
           // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
           if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
-          const deferral = await attemptOne(id, 1, signal, job.id);
-          if (deferral) await handOn(id, deferral.waitMs);
+          const deferral = await attemptOne(id, 1, signal, batch);
+          // Stays a member: the batch comes back whole, at the soonest of its members' waits.
+          if (deferral?.wholeBatch) whole = whole && whole.waitMs <= deferral.waitMs ? whole : deferral;
+          else if (deferral) await handOn(id, deferral.waitMs);
         }).catch(async (err: unknown) => {
           logger.error({ err, deliveryId: id }, 'delivery interrupted; returning it to the queue');
           await handOn(id, signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000));
@@ -206,6 +252,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     // back to the queue whole, and its next run leaves alone the members handed on already.
     const lost = settled.find((r) => r.status === 'rejected');
     if (lost) throw lost.reason;
+    return whole;
   }
 
   function send(event: EventForDelivery, sub: SubscriptionForDelivery, startedAt: Date, signal?: AbortSignal) {
@@ -374,16 +421,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   return async function process(job: Job<DeliveryJobData | DeliveryBatchJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     let deferral: Deferral | null;
     try {
-      if ('deliveries' in job.data) {
-        await deliverBatch(job as Job<DeliveryBatchJobData>, signal);
-        return;
-      }
-      deferral = await attemptOne(job.data.delivery, job.data.attempt, signal);
+      deferral =
+        'deliveries' in job.data
+          ? await deliverBatch(job as Job<DeliveryBatchJobData>, signal)
+          : await attemptOne(job.data.delivery, job.data.attempt, signal);
     } catch (err) {
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
       const which = 'delivery' in job.data ? { deliveryId: job.data.delivery } : { batchId: job.id };
       logger.error({ err, ...which }, 'delivery interrupted; returning it to the queue');
-      deferral = { waitMs: delay };
+      deferral = { waitMs: delay, wholeBatch: false };
     }
     if (deferral) {
       await job.moveToDelayed(Date.now() + deferral.waitMs, token);

@@ -136,6 +136,47 @@ describe('batch jobs for first attempts published together', () => {
     }
   });
 
+  it('holds a batch back whole while its endpoint is paused: one delayed job, no attempts spent', async () => {
+    let paused = false;
+    const r = await receiver((_req, res) => {
+      if (!paused) {
+        paused = true;
+        res.writeHead(429, { 'retry-after': '2' });
+        res.end();
+        return;
+      }
+      res.writeHead(200);
+      res.end('ok');
+    });
+    await subscribe(tenant, { url: r.url, eventTypes: ['batch.paused'] });
+    await publishTogether(stack, tenant, 'batch.paused', 1);
+    await stack.startWorker();
+    try {
+      // The 429 pauses the endpoint for 2 s, fleet-wide.
+      await r.waitFor(1, 10_000);
+      const { refs } = await publishTogether(stack, tenant, 'batch.paused', 6);
+      const ids = refs.map((ref) => ref.id).sort();
+      const held = await eventually(async () => {
+        const jobs = await stack.queues.batches.getJobs(['delayed']);
+        return jobs.find((j) => j.data.deliveries.length === 6);
+      }, 5_000, 10);
+      expect([...held.data.deliveries].sort()).toEqual(ids);
+      // None of its members was handed on as a job of its own, or sent.
+      const own = (await stack.queues.deliveries.getJobs(['delayed', 'waiting', 'active'])).filter((j) => ids.includes(j.data.delivery));
+      expect(own).toHaveLength(0);
+      expect(r.requests).toHaveLength(1);
+
+      for (const ref of refs) {
+        const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
+        expect(d.attempts).toHaveLength(1);
+        // Not before the pause was over (Redis's clock and the receiver's are this machine's).
+        expect(Date.parse(d.attempts[0]!.startedAt)).toBeGreaterThanOrEqual(r.requests[0]!.receivedAt + 2_000 - 50);
+      }
+    } finally {
+      await stack.stopWorkers();
+    }
+  });
+
   it("re-runs a crashed worker's batch, leaving alone the members it had already handed on", async () => {
     // The first two requests hang until the worker that sent them is killed; later ones are answered.
     const hanging: ServerResponse[] = [];
