@@ -25,7 +25,7 @@ export async function delivery(tenant: Tenant, id: string) {
     lastStatusCode: number | null;
     lastError: string | null;
     nextAttemptAt: string | null;
-    attempts: { attempt: number; statusCode: number | null; responseBody: string | null; error: string | null; durationMs: number }[];
+    attempts: { attempt: number; startedAt: string; statusCode: number | null; responseBody: string | null; error: string | null; durationMs: number }[];
   };
 }
 
