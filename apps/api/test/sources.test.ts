@@ -234,14 +234,16 @@ describe('inbound sources', () => {
       expect(await eventCount()).toBe(before);
     });
 
-    it.runIf(c.timestamped)('refuses a signed timestamp more than five minutes old or ahead', async () => {
-      const p = c.payload();
-      expectUnauthorized(await post(sourceId, await signed(c, p.body, c.secret, nowSec() - 6 * 60, p.extraHeaders)));
-      expectUnauthorized(await post(sourceId, await signed(c, p.body, c.secret, nowSec() + 6 * 60, p.extraHeaders)));
-      // Within the window both ways is fine.
-      const ok = await post(sourceId, await signed(c, p.body, c.secret, nowSec() - 4 * 60, p.extraHeaders));
-      expect(ok.status, ok.text).toBe(200);
-    });
+    // Only schemes that sign a timestamp have one to refuse.
+    if (c.timestamped)
+      it('refuses a signed timestamp more than five minutes old or ahead', async () => {
+        const p = c.payload();
+        expectUnauthorized(await post(sourceId, await signed(c, p.body, c.secret, nowSec() - 6 * 60, p.extraHeaders)));
+        expectUnauthorized(await post(sourceId, await signed(c, p.body, c.secret, nowSec() + 6 * 60, p.extraHeaders)));
+        // Within the window both ways is fine.
+        const ok = await post(sourceId, await signed(c, p.body, c.secret, nowSec() - 4 * 60, p.extraHeaders));
+        expect(ok.status, ok.text).toBe(200);
+      });
 
     it('counts accepted, duplicate and rejected calls', async () => {
       const res = await tenant.client.get(`/v1/sources/${sourceId}`);
