@@ -10,6 +10,9 @@ local leaseMs = tonumber(ARGV[2])
 local maxInFlight = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
 local burst = tonumber(ARGV[5])
+-- A guess of how fast the endpoint serves waiting jobs when it has not been seen to: a few
+-- completions per slot per second (ten slots' worth for an endpoint without a cap).
+local expectedPerSecond = (maxInFlight > 0 and maxInFlight or 10) * 4
 
 -- Jobs turned away in the current second, this one included: an estimate of how many wait. A
 -- job asking again after a short wait of its own is not one more.
@@ -21,30 +24,27 @@ local function waitingNow()
 end
 
 -- How fast the endpoint serves waiting jobs: what it was seen to admit in the current second, and
--- at least `floorPerSecond` (a guess of a few completions per slot per second, for an endpoint
--- just starting or one that holds its slots).
-local function servedPerSecond(floorPerSecond)
-  return math.max(floorPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
+-- at least the guess (for an endpoint just starting, or one that holds its slots).
+local function servedPerSecond()
+  return math.max(expectedPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
 end
 
 -- How long a job held back by the endpoint's own capacity should wait. Spreading the jobs waiting
 -- over the time the endpoint needs to serve them keeps a large backlog from polling the gate (and
 -- taking worker slots from other endpoints) many times a second.
-local function backlogWait(leaseWait, floorPerSecond)
+local function backlogWait(leaseWait)
   local waiting = waitingNow()
-  local perSecond = servedPerSecond(floorPerSecond)
+  local perSecond = servedPerSecond()
   local minimum = math.min(leaseWait, math.max(1, math.floor(1000 / perSecond)))
   return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
 end
 
 -- A crowd held back by an open breaker or a Retry-After would otherwise come back together: at
 -- the pause's end or the next probe, then every second while the probe is out (up to the HTTP
--- timeout, for an endpoint that hangs).
--- The n-th job turned away this second comes back n slots later, at the pace the endpoint is
--- expected to take them once it recovers.
+-- timeout, for an endpoint that hangs). The n-th job turned away this second comes back n slots
+-- later, at the pace the endpoint is expected to take them once it recovers.
 local function crowdSpread()
-  local floorPerSecond = math.max(maxInFlight, 10) * 4
-  return math.min(math.floor(1000 * (waitingNow() - 1) / servedPerSecond(floorPerSecond)), 60000)
+  return math.min(math.floor(1000 * (waitingNow() - 1) / servedPerSecond()), 60000)
 end
 
 local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
@@ -65,7 +65,7 @@ if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   -- Leases usually end long before they expire: look again soon (a slot frees about four times a
   -- second per slot, as a guess), later the more jobs are waiting.
-  return {0, backlogWait(tonumber(first[2]) - now, maxInFlight * 4), 'max_in_flight'}
+  return {0, backlogWait(tonumber(first[2]) - now), 'max_in_flight'}
 end
 
 if rate > 0 then
