@@ -1,4 +1,4 @@
-import { Agent, request, errors } from 'undici';
+import { Agent, errors } from 'undici';
 import type { PortRange } from '@hookrelay/domain';
 import { assertAllowedPort, assertPublicLiteral, safeLookup } from './safe-lookup.ts';
 
@@ -61,15 +61,17 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPo
       const url = new URL(req.url);
       assertAllowedPort(url, allowedPorts);
       if (!allowPrivateNetworks) assertPublicLiteral(url.hostname);
-      const res = await request(req.url, {
+      // The agent itself, with the URL parsed once: undici's top-level request() parses it again.
+      const res = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
         method: 'POST',
         headers: req.headers,
         body: req.body,
-        dispatcher: agent,
         signal: abort.signal,
       });
       const firstByteMs = elapsed();
-      const responseBody = await readCapped(res.body);
+      const responseBody = await readCapped(res.body, res.headers['content-length']);
       const retryAfter = res.headers['retry-after'];
       return {
         statusCode: res.statusCode,
@@ -91,8 +93,13 @@ export function createWebhookSender({ timeoutMs, allowPrivateNetworks, allowedPo
   return { send, close: () => agent.close() };
 }
 
+type ResponseBody = AsyncIterable<Buffer> & { destroy(): void; text(): Promise<string> };
+
 /** Reads at most RESPONSE_BODY_LIMIT bytes, then drops the connection rather than draining a huge body. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+async function readCapped(body: ResponseBody, contentLength: string | string[] | undefined): Promise<string> {
+  // The usual short answer of a declared length (undici holds the receiver to it) is read whole;
+  // iterating the stream costs a promise per chunk.
+  if (typeof contentLength === 'string' && Number(contentLength) <= RESPONSE_BODY_LIMIT) return body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
