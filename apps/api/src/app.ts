@@ -76,7 +76,7 @@ export async function buildApp(deps: AppDeps) {
 
   registerErrorHandling(app);
   // Before every route, so that each answer carries the headers.
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   registerInputGuards(app);
   const metrics = deps.metrics ?? createAppMetrics(app, deps.queues);
   registerMetrics(app, metrics);
