@@ -65,6 +65,24 @@ describe('events', () => {
       expect(text).toContain(JSON.stringify(data));
     });
 
+    it('keeps each payload of publishes committed together with its own event, quotes and escapes intact', async () => {
+      // Published at once, so they share group commits: each must come back with its own data.
+      const payloads = Array.from({ length: 24 }, (_, i) => ({
+        i,
+        quote: `say "${i}"`,
+        backslash: `C:\\dir\\${i}\\`,
+        lines: 'a\nb\tc\r\n',
+        control: '\u0001\u2028\u2029',
+        braces: '{"not":"json"}, [1,2]',
+        nested: i % 3 === 0 ? null : [{ '"key"': i }, 'é✓'],
+      }));
+      const published = await Promise.all(payloads.map((data) => publish(tenant, 'payload.batch', data)));
+      for (const [i, event] of published.entries()) {
+        const stored = await getEvent(event.id);
+        expect(stored.data, `event ${i}`).toEqual(payloads[i]);
+      }
+    });
+
     it.each([
       ['null', null],
       ['a number', 0],
