@@ -95,6 +95,75 @@ describe('per-tenant and per-source rate limits', () => {
   });
 });
 
+describe('per-tenant limits of a busy tenant, counted in runs', () => {
+  // 20 requests per second over windows of 10 s: 200 per window, runs of at most 4 (a 50th).
+  const PER_WINDOW = 200;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await Stack.start({
+      workers: 0,
+      env: { HOOKRELAY_API_RATE_LIMIT: '20', HOOKRELAY_API_RATE_WINDOW_SECONDS: '10', HOOKRELAY_AUTH_FAILURE_LIMIT: '0' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const counterOf = async (tenant: Tenant) =>
+    Number(await stack.redis.get(`${queuePrefix(stack.config.HOOKRELAY_REDIS_PREFIX)}:ratelimit:tenant:${tenant.id}`));
+
+  it('takes counts from Redis ahead of use, a few at a time, and still counts every request', async () => {
+    const tenant = await stack.createTenant('sequential');
+    for (let i = 1; i <= 20; i++) {
+      const res = await tenant.client.get('/v1/subscriptions');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ratelimit-remaining')).toBe(String(PER_WINDOW - i));
+    }
+    // Runs of 1, 2, 4, 4, 4, 4, 4: 23 counts taken for 20 requests.
+    expect(await counterOf(tenant)).toBe(23);
+  });
+
+  it('admits exactly the allowance of a burst of concurrent requests, each with a count of its own', async () => {
+    const tenant = await stack.createTenant('burst');
+    const answers = await Promise.all(Array.from({ length: PER_WINDOW + 60 }, () => tenant.client.get('/v1/subscriptions')));
+    const admitted = answers.filter((r) => r.status === 200);
+    expect(admitted).toHaveLength(PER_WINDOW);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(60);
+    const remaining = admitted.map((r) => Number(r.headers.get('x-ratelimit-remaining'))).sort((a, b) => a - b);
+    expect(remaining).toEqual(Array.from({ length: PER_WINDOW }, (_, i) => i));
+  });
+
+  it('never admits more than the allowance across two API processes, and leaves at most a run each unused', async () => {
+    const tenant = await stack.createTenant('two-apis');
+    const second = await buildApp({
+      db: stack.db,
+      queues: stack.queues,
+      redis: stack.redis,
+      redisPrefix: stack.config.HOOKRELAY_REDIS_PREFIX,
+      adminToken: stack.config.ADMIN_TOKEN,
+      logger: false,
+      limits: { ratePerSecond: 20, rateWindowSeconds: 10, authFailuresPerMinute: 0, maxSubscriptionsPerTenant: 0, maxSourcesPerTenant: 0 },
+    });
+    try {
+      const viaSecond = () =>
+        second.inject({ method: 'GET', url: '/v1/subscriptions', headers: { authorization: `Bearer ${tenant.apiKey}` } }).then((r) => r.statusCode);
+      const viaFirst = () => tenant.client.get('/v1/subscriptions').then((r) => r.status);
+      // Waves through both at once, until both refuse.
+      const statuses: number[] = [];
+      for (let wave = 0; wave < 12; wave++) {
+        statuses.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? viaFirst() : viaSecond())))));
+      }
+      const admitted = statuses.filter((s) => s === 200).length;
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      expect(admitted).toBeLessThanOrEqual(PER_WINDOW);
+      expect(admitted).toBeGreaterThanOrEqual(PER_WINDOW - 2 * 4);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('wrong credentials per client address', () => {
   let stack: Stack;
 

@@ -1,9 +1,10 @@
-import rateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
+import rateLimit, { normalizeIP, type CreateRateLimitOptions, type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { isUuid } from '@hookrelay/db';
 import { queuePrefix } from '@hookrelay/queue';
+import { CountLeases } from './count-leases.ts';
 import type { ApiLimits } from '../limits.ts';
 
 /** A rate-limit check never holds a request up longer than this: past it the request goes through. */
@@ -17,7 +18,7 @@ const CLEAR_ADDRESS_MS = 1_000;
 // Fixed windows: the first request of a window starts its expiry. A key left without one (it
 // cannot happen through these scripts, but costs nothing to mend) gets it on the next request.
 const INCR = `
-local current = redis.call('INCR', KEYS[1])
+local current = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -43,10 +44,10 @@ function redisStore(redis: Redis, keyPrefix: string, log: FastifyBaseLogger) {
   // Defined commands run by EVALSHA: the script text crosses the wire (and is hashed) once per connection, not per request.
   redis.defineCommand('hookrelayLimitIncr', { numberOfKeys: 1, lua: INCR });
   redis.defineCommand('hookrelayLimitRead', { numberOfKeys: 1, lua: READ });
-  const commands = redis as unknown as Record<'hookrelayLimitIncr' | 'hookrelayLimitRead', (key: string, windowMs: number) => Promise<unknown>>;
+  const commands = redis as unknown as Record<'hookrelayLimitIncr' | 'hookrelayLimitRead', (key: string, windowMs: number, count: number) => Promise<unknown>>;
   let lastWarning = 0;
   let pausedUntil = 0;
-  const run = (script: 'hookrelayLimitIncr' | 'hookrelayLimitRead', key: string, windowMs: number, cb: StoreCallback) => {
+  const run = (script: 'hookrelayLimitIncr' | 'hookrelayLimitRead', key: string, windowMs: number, count: number, cb: StoreCallback) => {
     if (Date.now() < pausedUntil) return cb(new Error('Redis failed a moment ago: not asked'));
     let settled = false;
     const finish = (err: Error | null, result?: unknown) => {
@@ -65,23 +66,41 @@ function redisStore(redis: Redis, keyPrefix: string, log: FastifyBaseLogger) {
       cb(null, { current: Number(current), ttl: Number(ttl) });
     };
     const timer = setTimeout(() => finish(new Error(`Redis did not answer within ${LIMITER_TIMEOUT_MS} ms`)), LIMITER_TIMEOUT_MS);
-    commands[script](keyPrefix + key, windowMs).then(
+    commands[script](keyPrefix + key, windowMs, count).then(
       (result) => finish(null, result),
       (err: Error) => finish(err),
     );
   };
+  const leases = new CountLeases(
+    (key, count, windowMs) =>
+      new Promise((resolve, reject) =>
+        run('hookrelayLimitIncr', key, windowMs, count, (err, result) => (err ? reject(err) : resolve({ counter: result!.current, ttl: result!.ttl }))),
+      ),
+  );
   return class RedisLimitStore implements FastifyRateLimitStore {
-    incr(key: string, cb: StoreCallback, timeWindow: number): void {
-      run('hookrelayLimitIncr', key, timeWindow, cb);
+    constructor(private readonly options: LimitOptions = {}) {}
+    incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+      if (this.options.leaseCounts) leases.take(key, timeWindow, max, cb);
+      else run('hookrelayLimitIncr', key, timeWindow, 1, cb);
     }
     /** Reads a counter without counting (the plugin's `{ increment: false }`). */
     read(key: string, cb: StoreCallback): void {
-      run('hookrelayLimitRead', key, 0, cb);
+      run('hookrelayLimitRead', key, 0, 0, cb);
     }
-    child(): FastifyRateLimitStore {
-      return this;
+    /** A store for one limiter, with its options (the plugin passes them merged with its own). */
+    child(options: object): FastifyRateLimitStore {
+      return new RedisLimitStore(options as LimitOptions);
     }
   };
+}
+
+/**
+ * `leaseCounts`: counts are taken from Redis in runs (CountLeases), for the per-tenant and
+ * per-source limits; the wrong-credentials limit counts each failure in Redis at once, so that
+ * every API process sees it.
+ */
+interface LimitOptions {
+  leaseCounts?: boolean;
 }
 
 /** 429 with Retry-After and the API's usual JSON error body. */
@@ -134,7 +153,13 @@ export async function registerRateLimits(
 
   const counting = (what: string, keyOf: (request: FastifyRequest) => string | undefined): Hook | undefined => {
     if (limits.ratePerSecond <= 0) return undefined;
-    const limiter = app.createRateLimit({ max: perWindow, timeWindow: windowMs, keyGenerator: (request) => keyOf(request) ?? '' });
+    const options: CreateRateLimitOptions & LimitOptions = {
+      max: perWindow,
+      timeWindow: windowMs,
+      keyGenerator: (request) => keyOf(request) ?? '',
+      leaseCounts: true,
+    };
+    const limiter = app.createRateLimit(options);
     return async (request, reply) => {
       if (keyOf(request) === undefined) return;
       const result = await limiter(request);
