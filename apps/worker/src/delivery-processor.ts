@@ -66,6 +66,8 @@ interface Deferral {
  */
 interface BatchGate {
   first?: Promise<Admission>;
+  /** Members the batch holds: what the first answer holds back when it holds back the batch. */
+  size: number;
 }
 
 /** Denials that say the endpoint takes nothing now; a rate-limit denial is one job's own slot. */
@@ -121,8 +123,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   const slotWaits = deps.slotWaits ?? new SlotWaits();
 
   /** Asks the gate; an endpoint at its in-flight cap gets a short wait here before the job is deferred. */
-  async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string): Promise<Admission> {
-    let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs);
+  async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string, jobs = 1): Promise<Admission> {
+    let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { jobs });
     const giveUpAt = Date.now() + slotWaits.maxWaitMs;
     while (!admission.allowed && admission.reason === 'max_in_flight' && Date.now() < giveUpAt && slotWaits.canWait(endpointId)) {
       await slotWaits.wait(endpointId, giveUpAt - Date.now());
@@ -140,7 +142,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   ): Promise<{ admission: Admission; wholeBatch: boolean }> {
     if (!gate) return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
     if (!gate.first) {
-      const admission = await (gate.first = admit(endpointId, protection, leaseId));
+      // Asked for the whole batch: refused, it holds back every member, and they count as waiting.
+      const admission = await (gate.first = admit(endpointId, protection, leaseId, gate.size));
       return { admission, wholeBatch: endpointWide(admission) };
     }
     const first = await gate.first.catch(() => null);
@@ -231,7 +234,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (signal) setMaxListeners(members.length + 10, signal);
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
     const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs);
-    const batch = { id: job.id, gate: {} as BatchGate };
+    const batch: { id: string | undefined; gate: BatchGate } = { id: job.id, gate: { size: members.length } };
     let whole: Deferral | null = null;
     const settled = await Promise.allSettled(
       members.map((id) =>

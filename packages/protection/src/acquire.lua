@@ -2,7 +2,8 @@
 -- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause, 5 waiting counter,
 --       6 next free rate-limit slot for a waiting job, 7 attempts admitted in the current second
 -- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms,
---       7 '0' when the caller asks again after a short wait of its own (not one more job waiting)
+--       7 how many jobs the caller asks for (a batch held back whole waits as all of its members),
+--         '0' when it asks again after a short wait of its own (no more jobs waiting)
 -- Returns {allowed (1/0), wait ms, reason}. Time is Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -14,13 +15,15 @@ local burst = tonumber(ARGV[5])
 -- completions per slot per second (ten slots' worth for an endpoint without a cap).
 local expectedPerSecond = (maxInFlight > 0 and maxInFlight or 10) * 4
 
--- Jobs turned away in the current second, this one included: an estimate of how many wait. A
--- job asking again after a short wait of its own is not one more.
+-- Jobs turned away in the current second up to the caller's first: an estimate of how many wait
+-- ahead of it (1 for the first). A job asking again after a short wait of its own is not one more;
+-- a batch held back whole stands for all of its members.
+local jobs = tonumber(ARGV[7])
 local function waitingNow()
-  if ARGV[7] == '0' then return tonumber(redis.call('GET', KEYS[5]) or '1') end
-  local waiting = redis.call('INCR', KEYS[5])
-  if waiting == 1 then redis.call('PEXPIRE', KEYS[5], 1000) end
-  return waiting
+  if jobs == 0 then return tonumber(redis.call('GET', KEYS[5]) or '1') end
+  local waiting = redis.call('INCRBY', KEYS[5], jobs)
+  if waiting == jobs then redis.call('PEXPIRE', KEYS[5], 1000) end
+  return waiting - jobs + 1
 end
 
 -- How fast the endpoint serves waiting jobs: what it was seen to admit in the current second, and

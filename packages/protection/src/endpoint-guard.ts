@@ -65,9 +65,17 @@ export class EndpointGuard {
   /**
    * Asks to start one attempt. Allowed attempts hold a lease until `record` (or until it expires).
    * `again`: the same job asking after a short wait of its own, so it is not counted as one more
-   * job waiting for the endpoint (that count sets how long deferred jobs stay away).
+   * job waiting for the endpoint (that count sets how long deferred jobs stay away). `jobs`: how
+   * many jobs a refusal holds back (a batch that waits whole when its first member is refused):
+   * each counts as waiting, so the jobs refused after them wait longer.
    */
-  async acquire(endpointId: string, settings: ProtectionSettings, leaseId: string, leaseMs: number, { again = false } = {}): Promise<Admission> {
+  async acquire(
+    endpointId: string,
+    settings: ProtectionSettings,
+    leaseId: string,
+    leaseMs: number,
+    { again = false, jobs = 1 }: { again?: boolean; jobs?: number } = {},
+  ): Promise<Admission> {
     const k = this.keys(endpointId);
     const [allowed, waitMs, reason] = await this.commands.hookrelayAcquire(
       k.breaker,
@@ -83,7 +91,7 @@ export class EndpointGuard {
       settings.rateLimit?.perSecond ?? 0,
       settings.rateLimit?.burst ?? 1,
       leaseMs,
-      again ? 0 : 1,
+      again ? 0 : Math.max(1, Math.floor(jobs)),
     );
     if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
     return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };

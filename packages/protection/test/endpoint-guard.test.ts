@@ -127,6 +127,27 @@ describe('EndpointGuard', () => {
     expect(Math.max(...probing)).toBeLessThanOrEqual(5_000);
   });
 
+  it('counts a refusal for a whole batch as all of its jobs waiting, so the jobs refused after it wait longer', async () => {
+    const s = settings({ maxInFlight: 1 });
+    const waitAfter = async (jobs: number) => {
+      const ep = randomUUID();
+      expect((await guard.acquire(ep, s, randomUUID(), 60_000)).allowed).toBe(true);
+      const batch = await guard.acquire(ep, s, randomUUID(), 60_000, { jobs });
+      expect(batch).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+      const next = await other.acquire(ep, s, randomUUID(), 60_000);
+      expect(next).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+      return { batch: batch.allowed ? 0 : batch.waitMs, next: next.allowed ? 0 : next.waitMs };
+    };
+    const single = await waitAfter(1);
+    const ofFifty = await waitAfter(50);
+    // The batch itself is first in line either way; the job after 50 waiting ones is 51st, at the
+    // 4 a second one slot is expected to serve: about 12.75 s, against 0.5 s after a single job.
+    expect(ofFifty.batch).toBe(single.batch);
+    expect(single.next).toBeLessThan(1_000);
+    expect(ofFifty.next).toBeGreaterThanOrEqual(12_000);
+    expect(ofFifty.next).toBeLessThanOrEqual(13_000);
+  });
+
   it('opens on the failure rate over the window once it holds the minimum attempts', async () => {
     const ep = randomUUID();
     const s = settings({ breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 100, minimumAttempts: 10, windowSize: 10 } });
