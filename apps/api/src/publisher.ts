@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { GroupCommit, isDatabaseUnavailable, publishEvents, type Db, type PublishInput, type PublishRequest, type PublishResult } from '@hookrelay/db';
+import { FanoutCache, GroupCommit, isDatabaseUnavailable, publishEvents, type Db, type PublishInput, type PublishRequest, type PublishResult } from '@hookrelay/db';
 import type { Queues } from '@hookrelay/queue';
 import { enqueueCommitted } from './routes/deps.ts';
 
@@ -29,9 +29,11 @@ export function createPublisher(db: Db, queues: Queues, log: FastifyBaseLogger):
   const enqueue = (results: PublishResult[]) =>
     enqueueCommitted(queues, results.flatMap((r) => r.deliveries), log, { events: results.map((r) => r.event.id) });
 
+  // Each tenant's fan-out targets, kept between batches: the insert checks they are still current.
+  const targets = new FanoutCache();
   const batches = new GroupCommit<PublishRequest, Outcome>(async (batch) => {
     try {
-      const results = await publishEvents(db, batch);
+      const results = await publishEvents(db, batch, targets);
       // Not awaited here: the next batch may commit while Redis takes this one's jobs.
       const enqueued = enqueue(results);
       return results.map((result) => ({ result, enqueued }));
@@ -39,7 +41,7 @@ export function createPublisher(db: Db, queues: Queues, log: FastifyBaseLogger):
       if (batch.length === 1 || isDatabaseUnavailable(err)) throw err;
       return Promise.all(
         batch.map((one) =>
-          publishEvents(db, [one]).then(
+          publishEvents(db, [one], targets).then(
             ([result]) => ({ result: result!, enqueued: enqueue([result!]) }),
             (error: unknown) => ({ error }),
           ),

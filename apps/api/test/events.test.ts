@@ -190,6 +190,25 @@ describe('events', () => {
       expect((await publish(fan, 'invoice.voided')).deliveries).toBe(4);
     });
 
+    it('follows subscription changes made by another process (a worker, an operator), from the next publish on', async () => {
+      const elsewhere = await stack.createTenant('changed-elsewhere');
+      const sub = await subscribe(elsewhere, { eventTypes: ['order.paid'] });
+      const other = await subscribe(elsewhere, { eventTypes: ['order.*'] });
+      expect((await publish(elsewhere, 'order.paid')).deliveries).toBe(2);
+      // Written straight to the database, as a worker disabling an endpoint does.
+      await stack.db.sql`update subscriptions set enabled = false where id = ${sub.id}`;
+      expect((await publish(elsewhere, 'order.paid')).deliveries).toBe(1);
+      await stack.db.sql`update subscriptions set enabled = true, event_types = ${['order.refunded']} where id = ${sub.id}`;
+      await stack.db.sql`update subscriptions set deleted_at = now() where id = ${other.id}`;
+      expect((await publish(elsewhere, 'order.paid')).deliveries).toBe(0);
+      expect((await publish(elsewhere, 'order.refunded')).deliveries).toBe(1);
+      // Columns fan-out does not read leave the version alone.
+      const [before] = await stack.db.sql<{ v: string }[]>`select subscriptions_version::text as v from tenants where id = ${elsewhere.id}`;
+      await stack.db.sql`update subscriptions set url = 'https://hooks.example.com/moved' where id = ${sub.id}`;
+      const [after] = await stack.db.sql<{ v: string }[]>`select subscriptions_version::text as v from tenants where id = ${elsewhere.id}`;
+      expect(after!.v).toBe(before!.v);
+    });
+
     it('creates no deliveries for a tenant without subscriptions', async () => {
       const lonely = await stack.createTenant('lonely');
       const published = await publish(lonely, 'invoice.paid');

@@ -6,7 +6,8 @@ import { newId } from './ids.ts';
 import { pgArray } from './pg-array.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
 import { deliveries, events, idempotencyKeys, sourceReceipts, sources, type EventSource } from './schema.ts';
-import { listFanoutTargets } from './subscriptions-repository.ts';
+import type { FanoutCache } from './fanout-cache.ts';
+import { readFanoutTargets, type FanoutTargets } from './subscriptions-repository.ts';
 
 export interface PublishInput {
   type: string;
@@ -56,45 +57,64 @@ interface NewEvent {
 
 /** The subscriptions of a tenant that a new event of `type` goes to. */
 async function fanOutTargets(db: Db, tenantId: string, type: string) {
-  return (await listFanoutTargets(db, [tenantId])).filter((s) => matchesEventType(s.eventTypes, type));
+  return ((await readFanoutTargets(db, [tenantId])).get(tenantId)?.subscriptions ?? []).filter((s) => matchesEventType(s.eventTypes, type));
 }
 
 const deliveryRefs = (event: NewEvent, targets: { id: string }[]): DeliveryRef[] =>
   targets.map((t) => ({ id: newId(), tenantId: event.tenantId, eventId: event.id, subscriptionId: t.id, attemptCount: 0, roundStart: 0 }));
 
+/** An event to insert with its deliveries; `expectVersion`: insert it only while its tenant's subscriptions_version is this. */
+interface EventRow {
+  event: NewEvent;
+  refs: DeliveryRef[];
+  expectVersion?: string | undefined;
+}
+
 /**
  * Inserts events and their pending deliveries in one statement (the deliveries' insert rides in a
  * CTE), so it is atomic on its own and costs one round trip inside a transaction or out of one.
  * Every column goes in as one array parameter: a multi-row VALUES list costs a parameter per
- * cell to build and to bind.
+ * cell to build and to bind. An event whose `expectVersion` no longer matches its tenant's is
+ * left out with its deliveries (its targets were remembered from before a change); answers the
+ * ids of the events inserted.
  */
-async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: { event: NewEvent; refs: DeliveryRef[] }[]): Promise<void> {
-  if (rows.length === 0) return;
-  const column = (pick: (row: { event: NewEvent; refs: DeliveryRef[] }) => string | number | null) => pgArray(rows.map(pick));
+async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: EventRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const column = (pick: (row: EventRow) => string | number | null) => pgArray(rows.map(pick));
   const refs = rows.flatMap(({ event, refs }) => refs.map((ref) => ({ ref, at: event.timestamp.toISOString() })));
   const of = (pick: (d: (typeof refs)[number]) => string | null) => pgArray(refs.map(pick));
   // The payloads go in as one JSON array of their texts, which json_array_elements hands back
   // unchanged, so a json column keeps exactly what was serialised. As elements of a text[]
   // literal every quote in them had to be escaped, 2–3 % of the API's CPU under ingest load.
   const payloads = `[${rows.map((r) => JSON.stringify(r.event.data) ?? 'null').join(',')}]`;
-  await runner.execute(sql`
+  const inserted = await runner.execute<{ id: string }>(sql`
     with new_events as (
       insert into events (id, tenant_id, type, data, idempotency_key, source, delivery_count, created_at)
-      select * from rows from (
+      select u.id, u.tenant_id, u.type, u.data, u.idempotency_key, u.source, u.delivery_count, u.created_at
+      from rows from (
         unnest(${column((r) => r.event.id)}::uuid[]), unnest(${column((r) => r.event.tenantId)}::uuid[]),
         unnest(${column((r) => r.event.type)}::text[]), json_array_elements(${payloads}::json),
         unnest(${column((r) => r.event.idempotencyKey ?? null)}::text[]),
         unnest(${column((r) => (r.event.source ? JSON.stringify(r.event.source) : null))}::text[]::jsonb[]),
-        unnest(${column((r) => r.refs.length)}::int[]), unnest(${column((r) => r.event.timestamp.toISOString())}::timestamptz[]))
+        unnest(${column((r) => r.refs.length)}::int[]), unnest(${column((r) => r.event.timestamp.toISOString())}::timestamptz[]),
+        unnest(${column((r) => r.expectVersion ?? null)}::bigint[]))
+        as u(id, tenant_id, type, data, idempotency_key, source, delivery_count, created_at, expect_version)
+      -- Read in this statement's snapshot: a change committed before it started has bumped the version.
+      where u.expect_version is null
+         or exists (select 1 from tenants t where t.id = u.tenant_id and t.subscriptions_version = u.expect_version)
       returning id
+    ),
+    new_deliveries as (
+      insert into deliveries (id, tenant_id, event_id, subscription_id, batch_id, next_attempt_at, created_at, updated_at)
+      select d.id, d.tenant_id, d.event_id, d.subscription_id, d.batch_id, d.at, d.at, d.at
+      from unnest(${of((d) => d.ref.id)}::uuid[], ${of((d) => d.ref.tenantId)}::uuid[], ${of((d) => d.ref.eventId)}::uuid[],
+                  ${of((d) => d.ref.subscriptionId)}::uuid[], ${of((d) => d.ref.batchId ?? null)}::uuid[], ${of((d) => d.at)}::timestamptz[])
+        as d(id, tenant_id, event_id, subscription_id, batch_id, at)
+      -- Joined so the events are written first (their foreign key) and so a delivery never outlives a failed or skipped event insert.
+      join new_events e on e.id = d.event_id
     )
-    insert into deliveries (id, tenant_id, event_id, subscription_id, batch_id, next_attempt_at, created_at, updated_at)
-    select d.id, d.tenant_id, d.event_id, d.subscription_id, d.batch_id, d.at, d.at, d.at
-    from unnest(${of((d) => d.ref.id)}::uuid[], ${of((d) => d.ref.tenantId)}::uuid[], ${of((d) => d.ref.eventId)}::uuid[],
-                ${of((d) => d.ref.subscriptionId)}::uuid[], ${of((d) => d.ref.batchId ?? null)}::uuid[], ${of((d) => d.at)}::timestamptz[])
-      as d(id, tenant_id, event_id, subscription_id, batch_id, at)
-    -- Joined so the events are written first (their foreign key) and so a delivery never outlives a failed event insert.
-    join new_events e on e.id = d.event_id`);
+    select id from new_events`);
+  return new Set(inserted.map((r) => r.id));
 }
 
 async function insertEventWithDeliveries(tx: Tx, event: NewEvent, targets: { id: string }[]): Promise<DeliveryRef[]> {
@@ -122,7 +142,7 @@ const keyOf = (r: PublishRequest) => (r.input.idempotencyKey === undefined ? und
  * concurrent transaction claiming the same key waits for ours to commit, then sees it as taken.
  * Keys are claimed in sorted order, so two batches never wait on each other in a cycle.
  */
-export async function publishEvents(db: Db, requests: readonly PublishRequest[]): Promise<PublishResult[]> {
+export async function publishEvents(db: Db, requests: readonly PublishRequest[], cache?: FanoutCache): Promise<PublishResult[]> {
   if (requests.length === 0) return [];
   const timestamp = new Date();
   const ids = requests.map(() => newId());
@@ -133,14 +153,30 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[])
     if (key !== undefined && !firstWithKey.has(key)) firstWithKey.set(key, i);
   });
 
-  // Read once every request of the batch has arrived: a subscription created before a publish was
-  // answered is one of its targets.
-  const subscriptionsOf = new Map<string, { id: string; eventTypes: string[] }[]>();
-  for (const s of await listFanoutTargets(db, [...new Set(requests.map((r) => r.tenantId))])) {
-    const list = subscriptionsOf.get(s.tenantId) ?? [];
-    list.push(s);
-    subscriptionsOf.set(s.tenantId, list);
+  // Each tenant's targets: remembered by this process (the insert checks they are still current),
+  // or read once every request of the batch has arrived, so a subscription created before a
+  // publish was answered is one of its targets.
+  const targetsOf = new Map<string, { targets: FanoutTargets; remembered: boolean }>();
+  const readTargets = async (tenantIds: string[]) => {
+    const read = await readFanoutTargets(db, tenantIds);
+    for (const tenantId of tenantIds) {
+      const targets = read.get(tenantId);
+      if (targets) cache?.set(tenantId, targets);
+      targetsOf.set(tenantId, { targets: targets ?? { version: '0', subscriptions: [] }, remembered: false });
+    }
+  };
+  const unknown: string[] = [];
+  for (const tenantId of new Set(requests.map((r) => r.tenantId))) {
+    const remembered = cache?.get(tenantId);
+    if (remembered) targetsOf.set(tenantId, { targets: remembered, remembered: true });
+    else unknown.push(tenantId);
   }
+  if (unknown.length > 0) await readTargets(unknown);
+  const rowFor = (index: number, event: NewEvent): EventRow & { index: number } => {
+    const { targets, remembered } = targetsOf.get(event.tenantId)!;
+    const matching = targets.subscriptions.filter((s) => matchesEventType(s.eventTypes, event.type));
+    return { index, event, refs: deliveryRefs(event, matching), expectVersion: remembered ? targets.version : undefined };
+  };
 
   const write = async (tx: Tx | Orm): Promise<PublishResult[]> => {
     const results: (PublishResult | undefined)[] = new Array(requests.length);
@@ -170,16 +206,26 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[])
       }
     }
 
-    const fresh: { index: number; event: NewEvent; refs: DeliveryRef[] }[] = [];
+    let fresh: (EventRow & { index: number })[] = [];
     requests.forEach((r, i) => {
       const key = keyOf(r);
       if (results[i] || (key !== undefined && firstWithKey.get(key) !== i)) return;
-      const event: NewEvent = { id: ids[i]!, tenantId: r.tenantId, type: r.input.type, data: r.input.data, timestamp, idempotencyKey: r.input.idempotencyKey };
-      const targets = (subscriptionsOf.get(r.tenantId) ?? []).filter((s) => matchesEventType(s.eventTypes, r.input.type));
-      fresh.push({ index: i, event, refs: deliveryRefs(event, targets) });
+      fresh.push(rowFor(i, { id: ids[i]!, tenantId: r.tenantId, type: r.input.type, data: r.input.data, timestamp, idempotencyKey: r.input.idempotencyKey }));
     });
     assignBatches(fresh.flatMap((f) => f.refs));
-    await insertEventsWithDeliveries(tx, fresh);
+    const inserted = await insertEventsWithDeliveries(tx, fresh);
+    const stale = fresh.filter((f) => !inserted.has(f.event.id));
+    if (stale.length > 0) {
+      // Remembered targets a subscription change has made stale: read again and insert those
+      // events now, unchecked (a change after this read is concurrent with the publish).
+      const tenantIds = [...new Set(stale.map((f) => f.event.tenantId))];
+      for (const tenantId of tenantIds) cache?.forget(tenantId);
+      await readTargets(tenantIds);
+      const again = stale.map((f) => rowFor(f.index, f.event));
+      assignBatches(again.flatMap((f) => f.refs));
+      await insertEventsWithDeliveries(tx, again);
+      fresh = [...fresh.filter((f) => inserted.has(f.event.id)), ...again];
+    }
     for (const { index, event, refs } of fresh) {
       results[index] = { event: { id: event.id, type: event.type, timestamp, deliveryCount: refs.length }, deliveries: refs, replayed: false };
     }

@@ -15,3 +15,4 @@ export type { ReencryptOptions, ReencryptProgress } from './reencrypt.ts';
 export * from './caps-repository.ts';
 export * from './errors.ts';
 export * from './group-commit.ts';
+export * from './fanout-cache.ts';

@@ -31,6 +31,12 @@ export const tenants = pgTable('tenants', {
   name: text('name').notNull(),
   /** Endpoint-protection defaults for the tenant's subscriptions. */
   settings: jsonb('settings').$type<TenantProtectionDefaults>().notNull().default({}),
+  /**
+   * Bumped by a trigger whenever one of the tenant's subscriptions is created, deleted, enabled,
+   * disabled or given other event types: an API process's remembered fan-out targets are valid
+   * while it holds (see `FanoutCache`).
+   */
+  subscriptionsVersion: bigint('subscriptions_version', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
 });
 

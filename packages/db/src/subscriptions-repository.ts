@@ -156,13 +156,29 @@ export async function deleteSubscription(db: Db, tenantId: string, id: string): 
 }
 
 /** The live subscriptions of the given tenants, with the event types each wants. */
-export async function listFanoutTargets(db: Db, tenantIds: readonly string[]) {
+/** A tenant's live subscriptions as fan-out sees them, with the version they were read at. */
+export interface FanoutTargets {
+  /** The tenant's `subscriptions_version` in the same snapshot as the list. */
+  version: string;
+  subscriptions: { id: string; eventTypes: string[] }[];
+}
+
+/** The enabled, undeleted subscriptions of each tenant, by tenant id (every tenant asked for that exists). */
+export async function readFanoutTargets(db: Db, tenantIds: readonly string[]): Promise<Map<string, FanoutTargets>> {
   // Raw postgres.js, as on the other per-publish paths: building the query through drizzle cost
   // more CPU than running it.
-  return db.sql<{ id: string; tenantId: string; eventTypes: string[] }[]>`
-    select id, tenant_id as "tenantId", event_types as "eventTypes"
-    from subscriptions
-    where tenant_id = any(${tenantIds as string[]}::uuid[]) and enabled and deleted_at is null`;
+  const rows = await db.sql<{ tenantId: string; version: string; id: string | null; eventTypes: string[] | null }[]>`
+    select t.id as "tenantId", t.subscriptions_version::text as version, s.id, s.event_types as "eventTypes"
+    from tenants t
+    left join subscriptions s on s.tenant_id = t.id and s.enabled and s.deleted_at is null
+    where t.id = any(${tenantIds as string[]}::uuid[])`;
+  const byTenant = new Map<string, FanoutTargets>();
+  for (const row of rows) {
+    let targets = byTenant.get(row.tenantId);
+    if (!targets) byTenant.set(row.tenantId, (targets = { version: row.version, subscriptions: [] }));
+    if (row.id !== null) targets.subscriptions.push({ id: row.id, eventTypes: row.eventTypes! });
+  }
+  return byTenant;
 }
 
 /**
