@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { FanoutTargets } from './subscriptions-repository.ts';
 
 /**
@@ -9,17 +10,17 @@ import type { FanoutTargets } from './subscriptions-repository.ts';
  * answered before a publish arrived always applies to it.
  */
 export class FanoutCache {
-  private readonly entries = new Map<string, FanoutTargets>();
+  private readonly entries: LRUCache<string, FanoutTargets>;
 
-  constructor(private readonly maxTenants = 10_000) {}
+  constructor(maxTenants = 10_000) {
+    this.entries = new LRUCache({ max: maxTenants });
+  }
 
   get(tenantId: string): FanoutTargets | undefined {
     return this.entries.get(tenantId);
   }
 
   set(tenantId: string, targets: FanoutTargets): void {
-    // The oldest out first: a Map keeps insertion order.
-    if (!this.entries.has(tenantId) && this.entries.size >= this.maxTenants) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(tenantId, targets);
   }
 

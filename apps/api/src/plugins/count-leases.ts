@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /** Takes `count` from a shared fixed-window counter; answers its value after the increment and the window's ms left. */
 export type TakeCounts = (key: string, count: number, windowMs: number) => Promise<{ counter: number; ttl: number }>;
 
@@ -27,13 +29,15 @@ const MAX_LEASE_SHARE = 50;
  * refused up to a 50th of its allowance per process early, counts taken but not yet used.
  */
 export class CountLeases {
-  private readonly leases = new Map<string, Lease>();
+  private readonly leases: LRUCache<string, Lease>;
 
   constructor(
     private readonly takeCounts: TakeCounts,
     /** Keys remembered at most (tenants and sources that are busy at once). */
-    private readonly maxKeys = 10_000,
-  ) {}
+    maxKeys = 10_000,
+  ) {
+    this.leases = new LRUCache({ max: maxKeys });
+  }
 
   take(key: string, windowMs: number, max: number, cb: (err: Error | null, result?: { current: number; ttl: number }) => void): void {
     const now = Date.now();
@@ -57,11 +61,7 @@ export class CountLeases {
   private renew(key: string, windowMs: number, size: number, cap: number, previous: Lease | undefined, waiting: NonNullable<Lease['waiting']>): void {
     const pending: Lease = previous ?? { next: 1, last: 0, endsAt: 0, size, waiting: null };
     pending.waiting = waiting;
-    if (!previous) {
-      // Oldest first out: a Map keeps insertion order.
-      if (this.leases.size >= this.maxKeys) this.leases.delete(this.leases.keys().next().value!);
-      this.leases.set(key, pending);
-    }
+    if (!previous) this.leases.set(key, pending);
     this.takeCounts(key, size, windowMs).then(
       ({ counter, ttl }) => {
         const now = Date.now();
