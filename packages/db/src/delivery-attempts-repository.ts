@@ -37,11 +37,26 @@ const subscriptionColumns = (sql: Db['sql']) => sql`
   s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
   s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"`;
 
-/** Secrets are stored encrypted; the worker signs with the plain text. */
-const decryptSubscription = (db: Db, row: SubscriptionForDelivery): SubscriptionForDelivery => ({
-  ...row,
+/**
+ * The subscription of a row read with `subscriptionColumns`, its secrets decrypted (stored
+ * encrypted; the worker signs with the plain text). Built field by field: rest and spread copies
+ * of postgres.js rows were the costliest part of the attempt read.
+ */
+const subscriptionOf = (db: Db, row: SubscriptionForDelivery): SubscriptionForDelivery => ({
+  id: row.id,
+  tenantId: row.tenantId,
+  url: row.url,
   secret: db.secrets.decrypt(row.secret),
   previousSecret: row.previousSecret === null ? null : db.secrets.decrypt(row.previousSecret),
+  headers: row.headers,
+  retryPolicy: row.retryPolicy,
+  enabled: row.enabled,
+  deleted: row.deleted,
+  disabledReason: row.disabledReason,
+  rateLimit: row.rateLimit,
+  maxInFlight: row.maxInFlight,
+  disableOnGone: row.disableOnGone,
+  tenantSettings: row.tenantSettings,
 });
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
@@ -49,7 +64,7 @@ export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[
     select ${subscriptionColumns(db.sql)}
     from subscriptions s join tenants t on t.id = s.tenant_id
     where s.id = any(${ids as string[]}::uuid[])`;
-  return rows.map((row) => decryptSubscription(db, row));
+  return rows.map((row) => subscriptionOf(db, row));
 }
 
 /**
@@ -99,30 +114,11 @@ export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): 
     join tenants t on t.id = s.tenant_id
     where d.id = any(${ids as string[]}::uuid[])`;
   // A delivery, its event and its subscription always belong to one tenant. Rows of one
-  // subscription (a batch's members) share one object: built field by field, as rest and spread
-  // copies of postgres.js rows were the costliest part of the read.
+  // subscription (a batch's members) share one object.
   const subscriptions = new Map<string, SubscriptionForDelivery>();
   return rows.map((row) => {
     let subscription = subscriptions.get(row.id);
-    if (!subscription) {
-      subscription = decryptSubscription(db, {
-        id: row.id,
-        tenantId: row.tenantId,
-        url: row.url,
-        secret: row.secret,
-        previousSecret: row.previousSecret,
-        headers: row.headers,
-        retryPolicy: row.retryPolicy,
-        enabled: row.enabled,
-        deleted: row.deleted,
-        disabledReason: row.disabledReason,
-        rateLimit: row.rateLimit,
-        maxInFlight: row.maxInFlight,
-        disableOnGone: row.disableOnGone,
-        tenantSettings: row.tenantSettings,
-      });
-      subscriptions.set(row.id, subscription);
-    }
+    if (!subscription) subscriptions.set(row.id, (subscription = subscriptionOf(db, row)));
     return {
       id: row.deliveryId,
       batchId: row.batchId,
