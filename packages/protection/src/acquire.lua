@@ -1,16 +1,19 @@
--- Decides, atomically for the whole fleet, whether one delivery to an endpoint may go now.
+-- Decides, atomically for the whole fleet, whether deliveries to an endpoint may go now: one
+-- request per attempt, several asked in one call answered in order as if asked one by one.
 -- KEYS: 1 breaker hash, 2 lease zset, 3 GCRA tat, 4 Retry-After pause, 5 waiting counter,
 --       6 next free rate-limit slot for a waiting job, 7 attempts admitted in the current second
--- ARGV: 1 lease id, 2 lease ms, 3 max in flight (0: no cap), 4 rate per second (0: none), 5 burst, 6 probe lease ms,
---       7 how many jobs the caller asks for (a batch held back whole waits as all of its members),
---         '0' when it asks again after a short wait of its own (no more jobs waiting)
--- Returns {allowed (1/0), wait ms, reason}. Time is Redis's, so worker clocks do not matter.
+-- ARGV: 1 lease ms, 2 max in flight (0: no cap), 3 rate per second (0: none), 4 burst, 5 probe lease ms,
+--       then per request: lease id, how many jobs it stands for (a batch held back whole waits as
+--       all of its members; '0' when it asks again after a short wait of its own: no more jobs waiting)
+-- Returns {allowed (1/0), wait ms, reason} per request, flattened. Time is Redis's, so worker
+-- clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local leaseMs = tonumber(ARGV[2])
-local maxInFlight = tonumber(ARGV[3])
-local rate = tonumber(ARGV[4])
-local burst = tonumber(ARGV[5])
+local leaseMs = tonumber(ARGV[1])
+local maxInFlight = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local probeLeaseMs = tonumber(ARGV[5])
 -- A guess of how fast the endpoint serves waiting jobs when it has not been seen to: a few
 -- completions per slot per second (ten slots' worth for an endpoint without a cap).
 local expectedPerSecond = (maxInFlight > 0 and maxInFlight or 10) * 4
@@ -18,7 +21,7 @@ local expectedPerSecond = (maxInFlight > 0 and maxInFlight or 10) * 4
 -- Jobs turned away in the current second up to the caller's first: an estimate of how many wait
 -- ahead of it (1 for the first). A job asking again after a short wait of its own is not one more;
 -- a batch held back whole stands for all of its members.
-local jobs = tonumber(ARGV[7])
+local jobs = 1
 local function waitingNow()
   if jobs == 0 then return tonumber(redis.call('GET', KEYS[5]) or '1') end
   local waiting = redis.call('INCRBY', KEYS[5], jobs)
@@ -50,52 +53,64 @@ local function crowdSpread()
   return math.min(math.floor(1000 * (waitingNow() - 1) / servedPerSecond()), 60000)
 end
 
-local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
-if pauseUntil > now then return {0, pauseUntil - now + crowdSpread(), 'retry_after'} end
+local function admit(leaseId)
+  local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if pauseUntil > now then return {0, pauseUntil - now + crowdSpread(), 'retry_after'} end
 
-local probe = false
-if redis.call('HGET', KEYS[1], 'state') == 'open' then
-  local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
-  if now < nextProbeAt then return {0, nextProbeAt - now + crowdSpread(), 'circuit_open'} end
-  local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
-  -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
-  if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread()), 'circuit_probing'} end
-  probe = true
-end
-
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  -- Leases usually end long before they expire: look again soon (a slot frees about four times a
-  -- second per slot, as a guess), later the more jobs are waiting.
-  return {0, backlogWait(tonumber(first[2]) - now), 'max_in_flight'}
-end
-
-if rate > 0 then
-  local interval = 1000 / rate
-  local stored = tonumber(redis.call('GET', KEYS[3]) or '0')
-  local tat = math.max(stored, now)
-  local allowAt = tat - interval * (burst - 1)
-  if now < allowAt then
-    -- Each job turned away gets the next free slot after those already handed out, so a
-    -- backlog comes back one slot at a time instead of all at once at the next slot.
-    local slot = math.max(tonumber(redis.call('GET', KEYS[6]) or '0'), allowAt)
-    redis.call('SET', KEYS[6], tostring(slot + interval), 'PX', math.ceil(slot + interval - now) + 1000)
-    return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited'}
+  local probe = false
+  if redis.call('HGET', KEYS[1], 'state') == 'open' then
+    local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
+    if now < nextProbeAt then return {0, nextProbeAt - now + crowdSpread(), 'circuit_open'} end
+    local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
+    -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
+    if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread()), 'circuit_probing'} end
+    probe = true
   end
-  -- While jobs wait for slots, one that comes back a little late (queue latency) keeps up to half
-  -- an interval of its slot, so lateness does not pile up into a lower rate. With nobody waiting
-  -- the limiter is exact.
-  local backlog = tonumber(redis.call('GET', KEYS[6]) or '0') > now
-  local nextTat = (backlog and math.max(stored, now - interval / 2) or tat) + interval
-  redis.call('SET', KEYS[3], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    -- Leases usually end long before they expire: look again soon (a slot frees about four times a
+    -- second per slot, as a guess), later the more jobs are waiting.
+    return {0, backlogWait(tonumber(first[2]) - now), 'max_in_flight'}
+  end
+
+  if rate > 0 then
+    local interval = 1000 / rate
+    local stored = tonumber(redis.call('GET', KEYS[3]) or '0')
+    local tat = math.max(stored, now)
+    local allowAt = tat - interval * (burst - 1)
+    if now < allowAt then
+      -- Each job turned away gets the next free slot after those already handed out, so a
+      -- backlog comes back one slot at a time instead of all at once at the next slot.
+      local slot = math.max(tonumber(redis.call('GET', KEYS[6]) or '0'), allowAt)
+      redis.call('SET', KEYS[6], tostring(slot + interval), 'PX', math.ceil(slot + interval - now) + 1000)
+      return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited'}
+    end
+    -- While jobs wait for slots, one that comes back a little late (queue latency) keeps up to half
+    -- an interval of its slot, so lateness does not pile up into a lower rate. With nobody waiting
+    -- the limiter is exact.
+    local backlog = tonumber(redis.call('GET', KEYS[6]) or '0') > now
+    local nextTat = (backlog and math.max(stored, now - interval / 2) or tat) + interval
+    redis.call('SET', KEYS[3], tostring(nextTat), 'PX', math.ceil(nextTat - now) + 1000)
+  end
+
+  if probe then
+    redis.call('HSET', KEYS[1], 'probeUntil', now + probeLeaseMs, 'probeLease', leaseId)
+  end
+  redis.call('ZADD', KEYS[2], now + leaseMs, leaseId)
+  redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
+  if redis.call('INCR', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], 1000) end
+  if probe then return {1, 0, 'probe'} end
+  return {1, 0, 'ok'}
 end
 
-if probe then
-  redis.call('HSET', KEYS[1], 'probeUntil', now + tonumber(ARGV[6]), 'probeLease', ARGV[1])
+local replies = {}
+for i = 6, #ARGV, 2 do
+  jobs = tonumber(ARGV[i + 1])
+  local reply = admit(ARGV[i])
+  replies[#replies + 1] = reply[1]
+  replies[#replies + 1] = reply[2]
+  replies[#replies + 1] = reply[3]
 end
-redis.call('ZADD', KEYS[2], now + leaseMs, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
-if redis.call('INCR', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], 1000) end
-if probe then return {1, 0, 'probe'} end
-return {1, 0, 'ok'}
+return replies

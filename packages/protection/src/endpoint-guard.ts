@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import DataLoader from 'dataloader';
 import type { Redis } from 'ioredis';
 import type { ProtectionSettings } from '@hookrelay/domain';
 import { queuePrefix } from '@hookrelay/queue';
@@ -22,20 +23,69 @@ export interface Health {
   failingSince: string | null;
 }
 
-type Reply = [number, number, string];
 type GuardCommands = {
-  hookrelayAcquire(...args: (string | number)[]): Promise<Reply>;
-  hookrelayRecord(...args: (string | number)[]): Promise<[Transition, string | number]>;
+  /** Flat replies: {allowed, wait ms, reason} per request. */
+  hookrelayAcquire(...args: (string | number)[]): Promise<(number | string)[]>;
+  /** Flat replies: {transition, failing since} per outcome. */
+  hookrelayRecord(...args: (string | number)[]): Promise<(string | number)[]>;
 };
+
+/**
+ * One gate call: the keys and settings it shares with other calls to the same endpoint, and its
+ * own arguments. Calls that share the first are sent as one script call.
+ */
+interface GateCall {
+  shared: (string | number)[];
+  own: (string | number)[];
+}
+
+/** Calls to the same endpoint with the same settings, in the order they were made. */
+function byEndpoint(calls: readonly GateCall[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  calls.forEach((call, i) => {
+    const key = call.shared.join('\n');
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
+  });
+  return groups;
+}
+
+/**
+ * Gathers the gate calls made in one turn of the event loop and sends those to one endpoint as one
+ * script call, which answers each in order as if it had been sent alone: a batch's members ask and
+ * answer together, so the worker and Redis pay one command for them, not one each.
+ */
+function perTurn<R>(send: (args: (string | number)[]) => Promise<(string | number)[]>, width: number, reply: (flat: (string | number)[], at: number) => R) {
+  return new DataLoader<GateCall, R>(
+    async (calls) => {
+      const answers: (R | Error)[] = new Array(calls.length);
+      await Promise.all(
+        [...byEndpoint(calls).values()].map(async (members) => {
+          try {
+            const flat = await send([...calls[members[0]!]!.shared, ...members.flatMap((i) => calls[i]!.own)]);
+            members.forEach((i, n) => (answers[i] = reply(flat, n * width)));
+          } catch (err) {
+            for (const i of members) answers[i] = err instanceof Error ? err : new Error(String(err));
+          }
+        }),
+      );
+      return answers;
+    },
+    { cache: false, maxBatchSize: 1_000, batchScheduleFn: (run) => setImmediate(run) },
+  );
+}
 
 /**
  * The fleet-wide gate in front of every delivery attempt. All state for an endpoint lives under
  * one Redis Cluster hash tag and changes only inside Lua scripts, so every worker process sees
- * one rate limit, one set of in-flight leases and one circuit breaker per endpoint.
+ * one rate limit, one set of in-flight leases and one circuit breaker per endpoint. Calls to one
+ * endpoint made in the same turn of the event loop go to Redis as one script call.
  */
 export class EndpointGuard {
   private readonly base: string;
-  private readonly commands: GuardCommands;
+  private readonly acquires: DataLoader<GateCall, Admission>;
+  private readonly records: DataLoader<GateCall, { transition: Transition; failingSince: number | null }>;
 
   constructor(
     private readonly redis: Redis,
@@ -45,7 +95,16 @@ export class EndpointGuard {
     // Defined commands run by EVALSHA: the script text crosses the wire once per connection.
     redis.defineCommand('hookrelayAcquire', { numberOfKeys: 7, lua: ACQUIRE });
     redis.defineCommand('hookrelayRecord', { numberOfKeys: 4, lua: RECORD });
-    this.commands = redis as unknown as GuardCommands;
+    const commands = redis as unknown as GuardCommands;
+    this.acquires = perTurn((args) => commands.hookrelayAcquire(...args), 3, (flat, at): Admission => {
+      const [allowed, waitMs, reason] = [Number(flat[at]), Number(flat[at + 1]), String(flat[at + 2])];
+      if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
+      return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };
+    });
+    this.records = perTurn((args) => commands.hookrelayRecord(...args), 2, (flat, at) => {
+      const since = Number(flat[at + 1]);
+      return { transition: String(flat[at]) as Transition, failingSince: since > 0 ? since : null };
+    });
   }
 
   private keys(endpointId: string) {
@@ -77,24 +136,11 @@ export class EndpointGuard {
     { again = false, jobs = 1 }: { again?: boolean; jobs?: number } = {},
   ): Promise<Admission> {
     const k = this.keys(endpointId);
-    const [allowed, waitMs, reason] = await this.commands.hookrelayAcquire(
-      k.breaker,
-      k.leases,
-      k.tat,
-      k.pause,
-      k.waiting,
-      k.slots,
-      k.admitted,
-      leaseId,
-      leaseMs,
-      settings.maxInFlight,
-      settings.rateLimit?.perSecond ?? 0,
-      settings.rateLimit?.burst ?? 1,
-      leaseMs,
-      again ? 0 : Math.max(1, Math.floor(jobs)),
-    );
-    if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
-    return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };
+    const rate = settings.rateLimit;
+    return this.acquires.load({
+      shared: [k.breaker, k.leases, k.tat, k.pause, k.waiting, k.slots, k.admitted, leaseMs, settings.maxInFlight, rate?.perSecond ?? 0, rate?.burst ?? 1, leaseMs],
+      own: [leaseId, again ? 0 : Math.max(1, Math.floor(jobs))],
+    });
   }
 
   /** Reports how an admitted attempt went; answers the breaker transition it caused. */
@@ -107,25 +153,22 @@ export class EndpointGuard {
   ): Promise<{ transition: Transition; failingSince: number | null }> {
     const k = this.keys(endpointId);
     const b = settings.breaker;
-    const [transition, failingSince] = await this.commands.hookrelayRecord(
-      k.breaker,
-      k.leases,
-      k.pause,
-      k.window,
-      leaseId,
-      outcome,
-      Math.round(retryAfterMs),
-      b.windowSize,
-      b.minimumAttempts,
-      b.failureRatePercent,
-      b.consecutiveFailures,
-      b.cooldownMs,
-      b.maxCooldownMs,
-      settings.autoDisableAfterMs,
-      disableNow ? 1 : 0,
-    );
-    const since = Number(failingSince);
-    return { transition, failingSince: since > 0 ? since : null };
+    return this.records.load({
+      shared: [
+        k.breaker,
+        k.leases,
+        k.pause,
+        k.window,
+        b.windowSize,
+        b.minimumAttempts,
+        b.failureRatePercent,
+        b.consecutiveFailures,
+        b.cooldownMs,
+        b.maxCooldownMs,
+        settings.autoDisableAfterMs,
+      ],
+      own: [leaseId, outcome, Math.round(retryAfterMs), disableNow ? 1 : 0],
+    });
   }
 
   async health(endpointId: string): Promise<Health> {

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTION, type ProtectionSettings } from '@hookrelay/domain';
 import { deleteRedisKeys, testPrefix, TEST_REDIS_URL } from '@hookrelay/testing';
+import { queuePrefix } from '@hookrelay/queue';
 import { EndpointGuard, type Admission } from '../src/index.ts';
 
 const settings = (over: Partial<ProtectionSettings> = {}): ProtectionSettings => ({ ...DEFAULT_PROTECTION, ...over });
@@ -194,5 +195,43 @@ describe('EndpointGuard', () => {
     const lease = randomUUID();
     await guard.acquire(ep, s, lease, 5_000);
     expect((await guard.record(ep, s, lease, 'success')).failingSince).toBeNull();
+  });
+
+  it('sends the calls to one endpoint made in one turn as one script call, each answered as if sent alone', async () => {
+    // A client of its own, whose script calls are counted as they are sent once it is connected
+    // (a command sent before is sent again from the offline queue).
+    const counted = new Redis(TEST_REDIS_URL);
+    await counted.ping();
+    const scriptCalls: string[] = [];
+    const sendCommand = counted.sendCommand.bind(counted);
+    counted.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
+      if (command.name === 'evalsha' || command.name === 'eval') scriptCalls.push(command.name);
+      return sendCommand(command);
+    }) as typeof counted.sendCommand;
+    const g = new EndpointGuard(counted, prefix);
+    try {
+      const [ep, quiet] = [randomUUID(), randomUUID()];
+      const s = settings({ maxInFlight: 3, breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 2 } });
+      const leases = Array.from({ length: 5 }, () => randomUUID());
+      const admissions = await Promise.all([...leases.map((l) => g.acquire(ep, s, l, 5_000)), g.acquire(quiet, s, randomUUID(), 5_000)]);
+      expect(admissions.map((a) => a.allowed)).toEqual([true, true, true, false, false, true]);
+      expect(admissions[3]).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+      // One call per endpoint (a first EVALSHA of a script may be retried as EVAL).
+      expect(scriptCalls.filter((c) => c === 'evalsha')).toHaveLength(2);
+
+      scriptCalls.length = 0;
+      const outcomes = ['success', 'failure', 'failure'] as const;
+      const recorded = await Promise.all(outcomes.map((o, i) => g.record(ep, s, leases[i]!, o)));
+      // In order: the second failure in a row opens the breaker, after the success reset the count.
+      expect(recorded.map((r) => r.transition)).toEqual(['', '', 'opened']);
+      expect(recorded[0]!.failingSince).toBeNull();
+      expect(recorded[2]!.failingSince).toBe(recorded[1]!.failingSince);
+      expect(scriptCalls.filter((c) => c === 'evalsha')).toHaveLength(1);
+      expect(await other.acquire(ep, s, randomUUID(), 5_000)).toMatchObject({ allowed: false, reason: 'circuit_open' });
+      // Every lease of the call was freed: the open breaker, not the cap, holds the endpoint.
+      expect(await redis.zcard(`${queuePrefix(prefix)}:endpoint:${ep}:leases`)).toBe(0);
+    } finally {
+      counted.disconnect();
+    }
   });
 });
