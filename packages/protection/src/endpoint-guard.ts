@@ -31,11 +31,12 @@ type GuardCommands = {
 };
 
 /**
- * One gate call: the keys and settings it shares with other calls to the same endpoint, and its
- * own arguments. Calls that share the first are sent as one script call.
+ * One gate call: its endpoint and the settings it is judged by, shared by the other calls to that
+ * endpoint, and its own arguments.
  */
 interface GateCall {
-  shared: (string | number)[];
+  endpointId: string;
+  settings: number[];
   own: (string | number)[];
 }
 
@@ -43,7 +44,7 @@ interface GateCall {
 function byEndpoint(calls: readonly GateCall[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   calls.forEach((call, i) => {
-    const key = call.shared.join('\n');
+    const key = `${call.endpointId} ${call.settings.join(' ')}`;
     const group = groups.get(key);
     if (group) group.push(i);
     else groups.set(key, [i]);
@@ -54,16 +55,22 @@ function byEndpoint(calls: readonly GateCall[]): Map<string, number[]> {
 /**
  * Gathers the gate calls made in one turn of the event loop and sends those to one endpoint as one
  * script call, which answers each in order as if it had been sent alone: a batch's members ask and
- * answer together, so the worker and Redis pay one command for them, not one each.
+ * answer together, so the worker and Redis pay one command for them, not one each. `send` gets
+ * the endpoint, its settings and every call's own arguments; `width` is the length of one answer.
  */
-function perTurn<R>(send: (args: (string | number)[]) => Promise<(string | number)[]>, width: number, reply: (flat: (string | number)[], at: number) => R) {
+function perTurn<R>(
+  send: (endpointId: string, args: (string | number)[]) => Promise<(string | number)[]>,
+  width: number,
+  reply: (flat: (string | number)[], at: number) => R,
+) {
   return new DataLoader<GateCall, R>(
     async (calls) => {
       const answers: (R | Error)[] = new Array(calls.length);
       await Promise.all(
         [...byEndpoint(calls).values()].map(async (members) => {
+          const first = calls[members[0]!]!;
           try {
-            const flat = await send([...calls[members[0]!]!.shared, ...members.flatMap((i) => calls[i]!.own)]);
+            const flat = await send(first.endpointId, [...first.settings, ...members.flatMap((i) => calls[i]!.own)]);
             members.forEach((i, n) => (answers[i] = reply(flat, n * width)));
           } catch (err) {
             for (const i of members) answers[i] = err instanceof Error ? err : new Error(String(err));
@@ -96,12 +103,18 @@ export class EndpointGuard {
     redis.defineCommand('hookrelayAcquire', { numberOfKeys: 7, lua: ACQUIRE });
     redis.defineCommand('hookrelayRecord', { numberOfKeys: 4, lua: RECORD });
     const commands = redis as unknown as GuardCommands;
-    this.acquires = perTurn((args) => commands.hookrelayAcquire(...args), 3, (flat, at): Admission => {
+    this.acquires = perTurn((endpointId, args) => {
+      const k = this.keys(endpointId);
+      return commands.hookrelayAcquire(k.breaker, k.leases, k.tat, k.pause, k.waiting, k.slots, k.admitted, ...args);
+    }, 3, (flat, at): Admission => {
       const [allowed, waitMs, reason] = [Number(flat[at]), Number(flat[at + 1]), String(flat[at + 2])];
       if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
       return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };
     });
-    this.records = perTurn((args) => commands.hookrelayRecord(...args), 2, (flat, at) => {
+    this.records = perTurn((endpointId, args) => {
+      const k = this.keys(endpointId);
+      return commands.hookrelayRecord(k.breaker, k.leases, k.pause, k.window, ...args);
+    }, 2, (flat, at) => {
       const since = Number(flat[at + 1]);
       return { transition: String(flat[at]) as Transition, failingSince: since > 0 ? since : null };
     });
@@ -135,10 +148,10 @@ export class EndpointGuard {
     leaseMs: number,
     { again = false, jobs = 1 }: { again?: boolean; jobs?: number } = {},
   ): Promise<Admission> {
-    const k = this.keys(endpointId);
     const rate = settings.rateLimit;
     return this.acquires.load({
-      shared: [k.breaker, k.leases, k.tat, k.pause, k.waiting, k.slots, k.admitted, leaseMs, settings.maxInFlight, rate?.perSecond ?? 0, rate?.burst ?? 1, leaseMs],
+      endpointId,
+      settings: [leaseMs, settings.maxInFlight, rate?.perSecond ?? 0, rate?.burst ?? 1, leaseMs],
       own: [leaseId, again ? 0 : Math.max(1, Math.floor(jobs))],
     });
   }
@@ -151,14 +164,10 @@ export class EndpointGuard {
     outcome: Outcome,
     { retryAfterMs = 0, disableNow = false }: { retryAfterMs?: number; disableNow?: boolean } = {},
   ): Promise<{ transition: Transition; failingSince: number | null }> {
-    const k = this.keys(endpointId);
     const b = settings.breaker;
     return this.records.load({
-      shared: [
-        k.breaker,
-        k.leases,
-        k.pause,
-        k.window,
+      endpointId,
+      settings: [
         b.windowSize,
         b.minimumAttempts,
         b.failureRatePercent,
