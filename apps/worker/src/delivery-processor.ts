@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { DelayedError, type Job } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -230,8 +229,6 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       const handedOn = await Promise.all(members.map((delivery) => deps.hasOwnJob({ delivery, attempt: 1 })));
       members = members.filter((_, i) => !handedOn[i]);
     }
-    // Every member's HTTP call listens for the job's cancellation.
-    if (signal) setMaxListeners(members.length + 10, signal);
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
     const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs);
     const batch: { id: string | undefined; gate: BatchGate } = { id: job.id, gate: { size: members.length } };
