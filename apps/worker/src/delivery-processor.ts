@@ -69,6 +69,12 @@ interface BatchGate {
   size: number;
 }
 
+/**
+ * How far an attempt got: held back (a deferral), or made, with `recorded` settling once its
+ * result is committed and what follows it (a retry, a dead letter) is queued.
+ */
+type AttemptRun = { deferral: Deferral; recorded?: never } | { deferral: null; recorded?: Promise<void> };
+
 /** Denials that say the endpoint takes nothing now; a rate-limit denial is one job's own slot. */
 const endpointWide = (a: Admission) => !a.allowed && a.reason !== 'rate_limited';
 
@@ -160,7 +166,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     attempt: number,
     signal?: AbortSignal,
     batch?: { id: string | undefined; gate: BatchGate },
-  ): Promise<Deferral | null> {
+  ): Promise<AttemptRun> {
     const row = await deps.loadDelivery(deliveryId);
     // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made,
     // or a batch job still queued when its member was ended and replayed in a round of its own)
@@ -168,7 +174,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (row?.status !== 'pending' || row.attemptCount >= attempt || (batch !== undefined && row.batchId !== batch.id)) {
       const progress = row && { status: row.status, attemptCount: row.attemptCount };
       logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
-      return null;
+      return { deferral: null };
     }
     const data = attemptRef(row, attempt);
     const { event, subscription: sub } = row;
@@ -176,7 +182,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     const blocked = unattemptable(sub);
     if (blocked) {
       await finishDead(data, data.attempt - 1, null, blocked, event.type, null);
-      return null;
+      return { deferral: null };
     }
     const protection = effectiveProtection(sub, sub.tenantSettings);
     // Unique while the attempt is owed, whichever job (its own or a batch) runs it.
@@ -187,10 +193,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
       deps.metrics?.deferrals.inc({ reason: admission.reason });
       // A rate-limit wait is already a slot of its own; jitter would only waste it.
-      return {
-        waitMs: admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs),
-        wholeBatch,
-      };
+      const waitMs = admission.reason === 'rate_limited' ? admission.waitMs : withJitter(admission.waitMs);
+      return { deferral: { waitMs, wholeBatch } };
     }
 
     slotWaits.started(sub.id);
@@ -204,11 +208,14 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         slotWaits.released(sub.id);
         throw err;
       }
-      await afterAttempt(data, event, sub, protection, leaseId, startedAt, res);
+      const settled = await releaseAttempt(sub, protection, leaseId, res);
+      const recorded = recordAttempt(data, event, sub, startedAt, res, settled);
+      // Awaited by the job; marked handled now so a failure before that is not reported as unhandled.
+      recorded.catch(() => {});
+      return { deferral: null, recorded };
     } finally {
       slotWaits.finished(sub.id);
     }
-    return null;
   }
 
   const batchSlots = pLimit(deps.batchConcurrency ?? 200);
@@ -235,10 +242,14 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     let whole: Deferral | null = null;
     const settled = await Promise.allSettled(
       members.map((id) =>
+        // A slot is held from the read to the lease's release at the gate; the result's commit
+        // (a group commit that lingers) is waited for outside it, so slots go to HTTP calls.
         batchSlots(async () => {
           // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
           if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
-          const deferral = await attemptOne(id, 1, signal, batch);
+          return attemptOne(id, 1, signal, batch);
+        }).then(async ({ deferral, recorded }) => {
+          await recorded;
           // Stays a member: the batch comes back whole, at the soonest of its members' waits.
           if (deferral?.wholeBatch) whole = whole && whole.waitMs <= deferral.waitMs ? whole : deferral;
           else if (deferral) await handOn(id, deferral.waitMs);
@@ -270,18 +281,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     return deps.sender.send({ url: sub.url, headers, body }, signal);
   }
 
-  async function afterAttempt(
-    data: AttemptRef,
-    event: EventForDelivery,
-    sub: SubscriptionForDelivery,
-    protection: ProtectionSettings,
-    leaseId: string,
-    startedAt: Date,
-    res: WebhookResponse,
-  ): Promise<void> {
+  /** Reports the answer to the gate (freeing the lease); answers what the rest of the attempt needs. */
+  async function releaseAttempt(sub: SubscriptionForDelivery, protection: ProtectionSettings, leaseId: string, res: WebhookResponse) {
     const ok = res.statusCode !== null && res.statusCode >= 200 && res.statusCode < 300;
-    const error = ok ? null : (res.error ?? `receiver answered ${res.statusCode}`);
-    deps.metrics?.attemptDuration.observe(res.durationMs / 1000);
     const retryAfterMs = isBackPressureStatus(res.statusCode)
       ? (parseRetryAfter(res.retryAfter, Date.now()) ?? (res.statusCode === 429 ? DEFAULT_429_PAUSE_MS : null))
       : null;
@@ -291,6 +293,20 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       disableNow: gone,
     });
     slotWaits.released(sub.id);
+    return { ok, retryAfterMs, gone, transition };
+  }
+
+  /** Records a made attempt in Postgres and queues what follows it: a retry, or a dead letter. */
+  async function recordAttempt(
+    data: AttemptRef,
+    event: EventForDelivery,
+    sub: SubscriptionForDelivery,
+    startedAt: Date,
+    res: WebhookResponse,
+    { ok, retryAfterMs, gone, transition }: Awaited<ReturnType<typeof releaseAttempt>>,
+  ): Promise<void> {
+    const error = ok ? null : (res.error ?? `receiver answered ${res.statusCode}`);
+    deps.metrics?.attemptDuration.observe(res.durationMs / 1000);
     // Every attempt is recorded in Postgres and counted in the metrics. A line per success cost about
     // a sixth of the worker's CPU per delivery, so successes are logged at debug; failures at info.
     if (!ok || logger.isLevelEnabled('debug')) {
@@ -421,10 +437,12 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   return async function process(job: Job<DeliveryJobData | DeliveryBatchJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     let deferral: Deferral | null;
     try {
-      deferral =
-        'deliveries' in job.data
-          ? await deliverBatch(job as Job<DeliveryBatchJobData>, signal)
-          : await attemptOne(job.data.delivery, job.data.attempt, signal);
+      if ('deliveries' in job.data) deferral = await deliverBatch(job as Job<DeliveryBatchJobData>, signal);
+      else {
+        const run = await attemptOne(job.data.delivery, job.data.attempt, signal);
+        await run.recorded;
+        deferral = run.deferral;
+      }
     } catch (err) {
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);
       const which = 'delivery' in job.data ? { deliveryId: job.data.delivery } : { batchId: job.id };
