@@ -114,6 +114,19 @@ const DEFAULT_429_PAUSE_MS = 1_000;
 /** Deferred jobs wake a little apart, so a crowd held back together does not return together. */
 const withJitter = (waitMs: number) => waitMs + Math.floor(Math.random() * Math.min(1_000, 20 + waitMs * 0.2));
 
+/** Each subscription's signing keys, decoded once: the rows of one read share its object. */
+const decodedKeys = new WeakMap<SubscriptionForDelivery, Buffer[]>();
+
+/** While a rotated-out secret's overlap lasts, both sign: the receiver may know either. */
+function signingKeys(sub: SubscriptionForDelivery): Buffer[] {
+  let keys = decodedKeys.get(sub);
+  if (!keys) {
+    keys = sub.previousSecret ? [secretKey(sub.secret), secretKey(sub.previousSecret)] : [secretKey(sub.secret)];
+    decodedKeys.set(sub, keys);
+  }
+  return keys;
+}
+
 /** How the endpoint's breaker should read an answer. */
 function outcomeOf(res: WebhookResponse, ok: boolean): Outcome {
   if (ok) return 'success';
@@ -272,11 +285,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       ...sub.headers,
       'content-type': 'application/json',
       'user-agent': deps.userAgent,
-      // While a rotated-out secret's overlap lasts, both signatures go: the receiver may know either.
-      ...webhookHeaders(
-        sub.previousSecret ? [secretKey(sub.secret), secretKey(sub.previousSecret)] : [secretKey(sub.secret)],
-        { msgId: event.id, timestamp: Math.floor(startedAt.getTime() / 1000), body },
-      ),
+      ...webhookHeaders(signingKeys(sub), { msgId: event.id, timestamp: Math.floor(startedAt.getTime() / 1000), body }),
     };
     return deps.sender.send({ url: sub.url, headers, body }, signal);
   }
