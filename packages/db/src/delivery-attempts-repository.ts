@@ -29,38 +29,52 @@ export interface SubscriptionForDelivery {
   tenantSettings: TenantProtectionDefaults;
 }
 
-/** The subscription columns a delivery needs, read from `subscriptions s join tenants t`. */
+/**
+ * The subscription columns a delivery needs, read from `subscriptions s join tenants t`. The JSON
+ * columns come as text, parsed by `subscriptionOf` once per subscription: the rows of a batch's
+ * members each carry their subscription, and postgres.js would parse every row's copy.
+ */
 const subscriptionColumns = (sql: Db['sql']) => sql`
   s.id, s.tenant_id as "tenantId", s.url, s.secret,
   case when s.previous_secret_expires_at > now() then s.previous_secret end as "previousSecret",
-  s.headers, s.retry_policy as "retryPolicy", s.enabled,
-  s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit as "rateLimit",
-  s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings as "tenantSettings"`;
+  s.headers::text as "headers", s.retry_policy::text as "retryPolicy", s.enabled,
+  s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit::text as "rateLimit",
+  s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings::text as "tenantSettings"`;
+
+/** A row of `subscriptionColumns`: its JSON columns still text. */
+type SubscriptionRow = Omit<SubscriptionForDelivery, 'headers' | 'retryPolicy' | 'rateLimit' | 'tenantSettings'> & {
+  headers: string;
+  retryPolicy: string | null;
+  rateLimit: string | null;
+  tenantSettings: string;
+};
+
+const parsed = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
 
 /**
  * The subscription of a row read with `subscriptionColumns`, its secrets decrypted (stored
  * encrypted; the worker signs with the plain text). Built field by field: rest and spread copies
  * of postgres.js rows were the costliest part of the attempt read.
  */
-const subscriptionOf = (db: Db, row: SubscriptionForDelivery): SubscriptionForDelivery => ({
+const subscriptionOf = (db: Db, row: SubscriptionRow): SubscriptionForDelivery => ({
   id: row.id,
   tenantId: row.tenantId,
   url: row.url,
   secret: db.secrets.decrypt(row.secret),
   previousSecret: row.previousSecret === null ? null : db.secrets.decrypt(row.previousSecret),
-  headers: row.headers,
-  retryPolicy: row.retryPolicy,
+  headers: JSON.parse(row.headers) as Record<string, string>,
+  retryPolicy: parsed<RetryPolicy>(row.retryPolicy),
   enabled: row.enabled,
   deleted: row.deleted,
   disabledReason: row.disabledReason,
-  rateLimit: row.rateLimit,
+  rateLimit: parsed<RateLimit>(row.rateLimit),
   maxInFlight: row.maxInFlight,
   disableOnGone: row.disableOnGone,
-  tenantSettings: row.tenantSettings,
+  tenantSettings: JSON.parse(row.tenantSettings) as TenantProtectionDefaults,
 });
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
-  const rows = await db.sql<SubscriptionForDelivery[]>`
+  const rows = await db.sql<SubscriptionRow[]>`
     select ${subscriptionColumns(db.sql)}
     from subscriptions s join tenants t on t.id = s.tenant_id
     where s.id = any(${ids as string[]}::uuid[])`;
@@ -86,7 +100,7 @@ export interface DeliveryForAttempt {
   subscription: SubscriptionForDelivery;
 }
 
-type AttemptRow = SubscriptionForDelivery & {
+type AttemptRow = SubscriptionRow & {
   deliveryId: string;
   batchId: string | null;
   status: string;
@@ -161,52 +175,48 @@ export interface AttemptResult {
  */
 export async function recordAttemptResults(db: Db, results: readonly AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
-  const updates = JSON.stringify(
+  // One record per result, for the attempt row and the delivery's update alike: `attempt` is null
+  // for a delivery ended without an attempt (no row then), and `last_error` is set only when the
+  // delivery shows another error than its attempt's (why it died).
+  const records = JSON.stringify(
     results.map((r) => ({
       id: r.deliveryId,
-      status: r.status,
+      tenant_id: r.tenantId,
       attempt: r.skipAttemptRow ? null : r.attempt,
+      status: r.status,
       next_attempt_at: r.nextAttemptAt?.toISOString() ?? null,
+      started_at: r.startedAt.toISOString(),
+      duration_ms: r.durationMs,
       status_code: r.statusCode,
-      error: r.deliveryError ?? r.error,
+      response_body: r.responseBody,
+      error: r.error,
+      last_error: r.deliveryError ?? undefined,
     })),
-  );
-  const inserts = JSON.stringify(
-    results
-      .filter((r) => !r.skipAttemptRow)
-      .map((r) => ({
-        tenant_id: r.tenantId,
-        delivery_id: r.deliveryId,
-        attempt: r.attempt,
-        started_at: r.startedAt.toISOString(),
-        duration_ms: r.durationMs,
-        status_code: r.statusCode,
-        response_body: r.responseBody,
-        error: r.error,
-      })),
   );
   // A duplicate run of an already-finished delivery (at-least-once) must not drag it back to
   // pending, so only a success may overwrite a finished row. A data-modifying CTE runs exactly
-  // once, whether or not the main statement reads it. The planner guesses 100 rows for
-  // json_to_recordset and, on a young table, would join it by scanning every delivery; the
-  // redundant `= any(ids)` lets it estimate the batch and look each row up by primary key.
+  // once, whether or not the main statement reads it, and a CTE read twice is computed once. The
+  // planner guesses 100 rows for json_to_recordset and, on a young table, would join it by
+  // scanning every delivery; the redundant `= any(ids)` lets it estimate the batch and look each
+  // row up by primary key.
   await db.sql`
-    with new_attempts as (
+    with r as (
+      select * from json_to_recordset(${records}::json) as r(
+        id uuid, tenant_id uuid, attempt int, status text, next_attempt_at timestamptz, started_at timestamptz,
+        duration_ms int, status_code int, response_body text, error text, last_error text)
+    ), new_attempts as (
       insert into attempts (tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error)
-      select tenant_id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error
-      from json_to_recordset(${inserts}::json) as r(
-        tenant_id uuid, delivery_id uuid, attempt int, started_at timestamptz, duration_ms int,
-        status_code int, response_body text, error text)
+      select tenant_id, id, attempt, started_at, duration_ms, status_code, response_body, error
+      from r where attempt is not null
     )
     update deliveries d set
       status = u.status::delivery_status,
       attempt_count = greatest(d.attempt_count, coalesce(u.attempt, d.attempt_count)),
       next_attempt_at = u.next_attempt_at,
       last_status_code = case when u.attempt is null then d.last_status_code else u.status_code end,
-      last_error = u.error,
+      last_error = coalesce(u.last_error, u.error),
       updated_at = now()
-    from json_to_recordset(${updates}::json) as u(
-      id uuid, status text, attempt int, next_attempt_at timestamptz, status_code int, error text)
+    from r u
     where d.id = u.id and d.id = any(${results.map((r) => r.deliveryId)}::uuid[])
       and (d.status = 'pending' or u.status = 'succeeded')`;
 }
