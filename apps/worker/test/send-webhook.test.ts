@@ -62,6 +62,18 @@ describe('webhook sender', () => {
     await expect(sender.send(request(url), job.signal)).rejects.toThrow();
   });
 
+  it('waits past an informational answer for the final one', async () => {
+    handler = (res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('final');
+      }, 50);
+    };
+    const result = await sender.send(request(url));
+    expect(result).toMatchObject({ statusCode: 200, responseBody: 'final', error: null });
+  });
+
   it('answers what the receiver said when nothing cuts the attempt short', async () => {
     handler = (res) => {
       res.writeHead(201, { 'content-type': 'text/plain', 'retry-after': '3' });
