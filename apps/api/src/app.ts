@@ -31,8 +31,17 @@ import { VERSION } from './version.ts';
 
 export const BODY_LIMIT = 256 * 1024;
 
-/** One log line per request, written when it is answered (Fastify's default adds a second on arrival). */
+/**
+ * One log line per request, written when it is answered (Fastify's default adds a second on
+ * arrival). The access line goes through a logger without the redaction pass: its fields are
+ * built here and carry no credential, and the redactor, whose wildcard paths take every value of
+ * a line, cost about 10 µs a line, 4–5 % of a publish. Error lines keep it.
+ */
 class OneLinePerRequest extends LogController {
+  constructor(private readonly access: FastifyBaseLogger | undefined) {
+    super();
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
@@ -44,7 +53,9 @@ class OneLinePerRequest extends LogController {
       remoteAddress: request.ip,
     };
     if (error) reply.log.error({ ...fields, err: error }, 'request errored');
-    else reply.log.info(fields, 'request completed');
+    else if (!this.access) reply.log.info(fields, 'request completed');
+    else if (request.tenantId) this.access.info({ reqId: request.id, tenantId: request.tenantId, ...fields }, 'request completed');
+    else this.access.info({ reqId: request.id, ...fields }, 'request completed');
   }
 }
 
@@ -71,7 +82,7 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
     schemaErrorFormatter: formatSchemaErrors,
     requestIdHeader: 'x-request-id',
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest(deps.logger ? (deps.logger.child({}, { redact: [] }) as FastifyBaseLogger) : undefined),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandling(app);

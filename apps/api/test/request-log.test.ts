@@ -58,4 +58,15 @@ describe('request log', () => {
     expect(linesOf('req-none')[0]).not.toHaveProperty('tenantId');
     expect(linesOf('req-b')[0]).toMatchObject({ tenantId: other.id, statusCode: 200 });
   });
+
+  it('redacts credentials on every line but the access line, which carries none', async () => {
+    app.log.info({ subscription: { secret: 'whsec_not_for_logs' } }, 'app line');
+    const headers = { authorization: `Bearer ${tenant.apiKey}`, 'x-request-id': 'req-bad', 'content-type': 'application/json' };
+    const failing = await app.inject({ method: 'POST', url: '/v1/events', headers, payload: '{' });
+    expect(failing.statusCode).toBe(400);
+    const appLine = lines.find((l) => l.msg === 'app line');
+    expect(appLine).toMatchObject({ subscription: { secret: '[redacted]' } });
+    expect(JSON.stringify(lines)).not.toContain('whsec_not_for_logs');
+    expect(linesOf('req-bad')).toEqual([expect.objectContaining({ msg: 'request completed', statusCode: 400, tenantId: tenant.id })]);
+  });
 });
