@@ -52,15 +52,19 @@ const results: Results = {};
 const want = (s: (typeof SCENARIOS)[number]) => only.includes(s);
 
 try {
+  // Each pair of baselines runs just before the scenario it is compared with: the machine's speed
+  // drifts over a run, and the ratios should compare minutes close together.
   if (want('baselines')) {
     results.rawHttp = await rawHttp(ctx);
     results.naiveBullmq = await naiveBullmq(ctx);
-    results.fastifyHello = await fastifyHello(ctx);
-    results.naiveIngest = await naiveIngest(ctx);
   }
   if (want('delivery')) {
     results.delivery = [];
     for (const fanout of opts.fanouts) for (const workers of opts.workerCounts) results.delivery.push(await deliveryRun(ctx, fanout, workers));
+  }
+  if (want('baselines')) {
+    results.fastifyHello = await fastifyHello(ctx);
+    results.naiveIngest = await naiveIngest(ctx);
   }
   if (want('ingest')) results.ingest = await ingestRun(ctx);
   if (want('e2e')) results.e2e = await e2eRuns(ctx);
