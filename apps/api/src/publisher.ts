@@ -10,6 +10,14 @@ import { enqueueCommitted } from './routes/deps.ts';
  */
 const PUBLISH_CONCURRENCY = 2;
 
+/**
+ * Publishes that must be waiting before the second transaction starts beside the first. At a
+ * moderate rate (1,000/s) a second transaction only halved every batch, and each batch is a
+ * statement, an addBulk and a batch job for the worker: end to end, p50 6.7–7.0 ms with 16
+ * against 9.8 ms with any. Under load the queue passes 16 at once and both stay in use.
+ */
+const PUBLISH_OVERLAP_AT = 16;
+
 type Outcome = { result: PublishResult; enqueued: Promise<void> } | { error: unknown };
 
 export interface Publisher {
@@ -48,7 +56,7 @@ export function createPublisher(db: Db, queues: Queues, log: FastifyBaseLogger):
         ),
       );
     }
-  }, { concurrency: PUBLISH_CONCURRENCY });
+  }, { concurrency: PUBLISH_CONCURRENCY, overlapAt: PUBLISH_OVERLAP_AT });
 
   return {
     async publish(tenantId, input) {

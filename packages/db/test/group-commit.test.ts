@@ -33,6 +33,20 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
 
+  it('with overlapAt, starts a second batch beside one being written only once that many items wait', async () => {
+    const { batches, write } = recordingWriter(30);
+    const gc = new GroupCommit<number, number>(write, { concurrency: 2, overlapAt: 3 });
+    const first = gc.add(1);
+    await sleep(5); // the first batch is now being written
+    const two = [gc.add(2), gc.add(3)];
+    await sleep(5);
+    expect(batches).toEqual([[1]]); // two waiting: below overlapAt, so they wait for the first write
+    const three = [gc.add(4), gc.add(5), gc.add(6)];
+    await sleep(5);
+    expect(batches).toEqual([[1], [2, 3, 4, 5, 6]]); // five waiting: a second writer starts
+    await expect(Promise.all([first, ...two, ...three])).resolves.toEqual([2, 4, 6, 8, 10, 12]);
+  });
+
   it('splits a queue longer than maxBatch', async () => {
     const { batches, write } = recordingWriter();
     const gc = new GroupCommit<number, number>(write, { maxBatch: 2 });
