@@ -8,6 +8,12 @@ export interface BenchOptions {
   rawCount: number;
   naiveCount: number;
   deliveryCount: number;
+  /**
+   * Rounds of the delivery comparison: each runs raw HTTP, naive BullMQ and the one-worker runs
+   * back to back, and the delivery targets take the median of the rounds' ratios, so one noisy
+   * minute does not decide them. Runs with more workers happen in the last round only.
+   */
+  deliveryRounds: number;
   fanouts: number[];
   workerCounts: number[];
   ingestLevels: number[];
@@ -34,6 +40,7 @@ export const FULL: BenchOptions = {
   rawCount: 100_000,
   naiveCount: 100_000,
   deliveryCount: 100_000,
+  deliveryRounds: 3,
   fanouts: [1, 10],
   workerCounts: [1, 2],
   ingestLevels: [8, 32, 128],
@@ -57,6 +64,7 @@ export const SMOKE: BenchOptions = {
   rawCount: 1_000,
   naiveCount: 1_000,
   deliveryCount: 1_000,
+  deliveryRounds: 1,
   fanouts: [1, 10],
   workerCounts: [1],
   ingestLevels: [4],

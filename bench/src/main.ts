@@ -11,7 +11,7 @@ import { FULL, SMOKE, type BenchOptions, type Context } from './context.ts';
 import { Sandboxes } from './infra.ts';
 import { buildBundles } from './processes.ts';
 import { BenchReceiver } from './receiver.ts';
-import { machine, problems, render, targets, type Results } from './report.ts';
+import { machine, problems, render, targets, type DeliveryRound, type Results } from './report.ts';
 import { backlogRun } from './scenarios/backlog.ts';
 import { fastifyHello, naiveBullmq, naiveIngest, rawHttp } from './scenarios/baselines.ts';
 import { deliveryRun } from './scenarios/delivery.ts';
@@ -54,13 +54,20 @@ const want = (s: (typeof SCENARIOS)[number]) => only.includes(s);
 try {
   // Each pair of baselines runs just before the scenario it is compared with: the machine's speed
   // drifts over a run, and the ratios should compare minutes close together.
-  if (want('baselines')) {
-    results.rawHttp = await rawHttp(ctx);
-    results.naiveBullmq = await naiveBullmq(ctx);
-  }
-  if (want('delivery')) {
+  if (want('baselines') || want('delivery')) {
     results.delivery = [];
-    for (const fanout of opts.fanouts) for (const workers of opts.workerCounts) results.delivery.push(await deliveryRun(ctx, fanout, workers));
+    for (let i = 0; i < opts.deliveryRounds; i++) {
+      const round: DeliveryRound = { runs: [] };
+      if (want('baselines')) {
+        round.rawHttp = await rawHttp(ctx);
+        round.naiveBullmq = await naiveBullmq(ctx);
+      }
+      // The first worker count (one, by default) runs in every round; the others in the last.
+      const last = i === opts.deliveryRounds - 1;
+      const workerCounts = opts.workerCounts.filter((w, j) => j === 0 || last);
+      if (want('delivery')) for (const fanout of opts.fanouts) for (const workers of workerCounts) round.runs.push(await deliveryRun(ctx, fanout, workers));
+      results.delivery.push(round);
+    }
   }
   if (want('baselines')) {
     results.fastifyHello = await fastifyHello(ctx);

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { targets, type DeliveryRound } from '../src/report.ts';
+import type { DeliveryBaseline } from '../src/scenarios/baselines.ts';
+import type { DeliveryRun } from '../src/scenarios/delivery.ts';
+
+const latency = { count: 1, p50: 1, p95: 1, p99: 1, max: 1 };
+const baseline = (perSecond: number): DeliveryBaseline => ({ count: 1000, perSecond, latency, peakRssMiB: 100 });
+const run = (fanout: number, workers: number, perSecond: number): DeliveryRun => ({
+  fanout,
+  workers,
+  deliveries: 1000,
+  perSecond,
+  attemptMs: latency,
+  peakRssMiB: {},
+  cpuMsPerDelivery: {},
+  machineBusyPct: 80,
+  problems: [],
+});
+const round = (naive: number, raw: number, ...runs: DeliveryRun[]): DeliveryRound => ({ naiveBullmq: baseline(naive), rawHttp: baseline(raw), runs });
+const delivery = (rounds: DeliveryRound[]) => targets({ delivery: rounds }).filter((t) => t.name.startsWith('delivery'));
+
+describe('delivery targets', () => {
+  it('take each round’s slowest one-worker run over that round’s baselines, and the median of the rounds', () => {
+    const [naive, raw] = delivery([
+      // ratios to naive 0.9, 1.2 and 1.05 (the slower fan-out each time); two workers never count
+      round(1000, 2000, run(1, 1, 950), run(10, 1, 900), run(1, 2, 5000)),
+      round(2000, 4000, run(1, 1, 2400), run(10, 1, 2500)),
+      round(1000, 4000, run(1, 1, 1100), run(10, 1, 1050)),
+    ]);
+    expect(naive).toMatchObject({ measured: 1.05, met: true, target: '≥ 1.0×' });
+    expect(naive!.name).toContain('median of 3 rounds');
+    // to raw HTTP: 0.45, 0.6 and 0.26
+    expect(raw).toMatchObject({ measured: 0.45, met: false, target: '≥ 0.5×' });
+  });
+
+  it('with one round, are that round’s ratios', () => {
+    const [naive] = delivery([round(1000, 2000, run(1, 1, 800), run(10, 1, 990))]);
+    expect(naive).toMatchObject({ measured: 0.8, met: false });
+    expect(naive!.name).not.toContain('median');
+  });
+
+  it('average the middle two of an even number of rounds', () => {
+    const [naive] = delivery([round(1000, 2000, run(1, 1, 900)), round(1000, 2000, run(1, 1, 1200))]);
+    expect(naive!.measured).toBe(1.05);
+  });
+});
