@@ -64,7 +64,7 @@ try {
       }
       // The first worker count (one, by default) runs in every round; the others in the last.
       const last = i === opts.deliveryRounds - 1;
-      const workerCounts = opts.workerCounts.filter((w, j) => j === 0 || last);
+      const workerCounts = opts.workerCounts.filter((_, j) => j === 0 || last);
       if (want('delivery')) for (const fanout of opts.fanouts) for (const workers of workerCounts) round.runs.push(await deliveryRun(ctx, fanout, workers));
       results.delivery.push(round);
     }
