@@ -32,8 +32,8 @@ export interface ProcessorDeps {
   scheduleRetry(data: DeliveryJobData, delayMs: number): Promise<void>;
   /** Queues a first attempt that leaves its batch as a job of its own, after `delayMs`. */
   queueFirstAttempt(data: DeliveryJobData, delayMs: number): Promise<void>;
-  /** Whether a first attempt already has a job of its own (it left its batch before). */
-  hasOwnJob(data: DeliveryJobData): Promise<boolean>;
+  /** Which of these first attempts already have a job of their own (they left their batch before). */
+  haveOwnJobs(data: DeliveryJobData[]): Promise<boolean[]>;
   deadLetter(data: DeadLetterJobData): Promise<void>;
   disableEndpoint(sub: SubscriptionForDelivery, reason: string): Promise<void>;
   emit: OperationalEvents;
@@ -246,7 +246,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<Deferral | null> {
     let members = job.data.deliveries;
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
-      const handedOn = await Promise.all(members.map((delivery) => deps.hasOwnJob({ delivery, attempt: 1 })));
+      const handedOn = await deps.haveOwnJobs(members.map((delivery) => ({ delivery, attempt: 1 })));
       members = members.filter((_, i) => !handedOn[i]);
     }
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.

@@ -113,7 +113,16 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     record: (r) => recorder.add(r),
     scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
     queueFirstAttempt: (data, delayMs) => enqueueFirstAttempt(queues, data, delayMs),
-    hasOwnJob: async (data) => (await redis.exists(queues.deliveries.toKey(attemptJobId(data.delivery, data.attempt)))) === 1,
+    // One round trip for the whole batch: a batch back from a wait asks this of every member.
+    haveOwnJobs: async (data) => {
+      const keys = data.map((d) => queues.deliveries.toKey(attemptJobId(d.delivery, d.attempt)));
+      const replies = await redis.pipeline(keys.map((key) => ['exists', key])).exec();
+      if (!replies) throw new Error('Redis answered no replies to the batch members\' job check');
+      return replies.map(([err, n]) => {
+        if (err) throw err;
+        return n === 1;
+      });
+    },
     batchConcurrency: config.HOOKRELAY_WORKER_CONCURRENCY,
     disableEndpoint: createEndpointDisabler(db, queues, emit, logger),
     emit,
