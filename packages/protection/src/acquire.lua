@@ -30,17 +30,21 @@ local function waitingNow()
 end
 
 -- How fast the endpoint serves waiting jobs: what it was seen to admit in the current second, and
--- at least the guess (for an endpoint just starting, or one that holds its slots).
-local function servedPerSecond()
-  return math.max(expectedPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
+-- at least a guess (for an endpoint just starting, or one that holds its slots).
+local function servedPerSecond(guess)
+  return math.max(guess or expectedPerSecond, tonumber(redis.call('GET', KEYS[7]) or '0'))
 end
 
 -- How long a job held back by the endpoint's own capacity should wait. Spreading the jobs waiting
 -- over the time the endpoint needs to serve them keeps a large backlog from polling the gate (and
 -- taking worker slots from other endpoints) many times a second.
-local function backlogWait(leaseWait)
+local function backlogWait(leaseWait, oldestAge)
   local waiting = waitingNow()
-  local perSecond = servedPerSecond()
+  -- Requests that take D ms free about maxInFlight slots per D, and the oldest lease is about D
+  -- old. So an endpoint holding every request open (until the timeout, for one that hangs) is
+  -- guessed slower than the default, and its backlog is not looked at again many times a second
+  -- while nothing frees; slots seen to turn over this second still count (servedPerSecond).
+  local perSecond = servedPerSecond(math.min(expectedPerSecond, 1000 * maxInFlight / math.max(oldestAge, 1)))
   local minimum = math.min(leaseWait, math.max(1, math.floor(1000 / perSecond)))
   return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
 end
@@ -69,10 +73,10 @@ local function admit(leaseId)
 
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    local expiry = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
     -- Leases usually end long before they expire: look again soon (a slot frees about four times a
     -- second per slot, as a guess), later the more jobs are waiting.
-    return {0, backlogWait(tonumber(first[2]) - now), 'max_in_flight'}
+    return {0, backlogWait(expiry - now, now - (expiry - leaseMs)), 'max_in_flight'}
   end
 
   if rate > 0 then

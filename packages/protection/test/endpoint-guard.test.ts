@@ -149,6 +149,24 @@ describe('EndpointGuard', () => {
     expect(ofFifty.next).toBeLessThanOrEqual(13_000);
   });
 
+  it('guesses an endpoint slow once all its requests have been open a while, so its backlog waits longer', async () => {
+    const s = settings({ maxInFlight: 2 });
+    const refusedAfter = async (openForMs: number) => {
+      const ep = randomUUID();
+      for (const lease of ['a', 'b']) expect((await guard.acquire(ep, s, lease, 60_000)).allowed).toBe(true);
+      await sleep(openForMs);
+      const refused = await other.acquire(ep, s, randomUUID(), 60_000);
+      expect(refused).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+      return refused.allowed ? 0 : refused.waitMs;
+    };
+    // Just taken: the default guess, 4 a second per slot, so the first job waiting looks again in 125 ms.
+    expect(await refusedAfter(0)).toBeLessThanOrEqual(130);
+    // Both open for a second: about 2 slots a second free at most, so it waits about 500 ms.
+    const aged = await refusedAfter(1_000);
+    expect(aged).toBeGreaterThanOrEqual(450);
+    expect(aged).toBeLessThanOrEqual(520);
+  });
+
   it('opens on the failure rate over the window once it holds the minimum attempts', async () => {
     const ep = randomUUID();
     const s = settings({ breaker: { ...DEFAULT_PROTECTION.breaker, consecutiveFailures: 100, minimumAttempts: 10, windowSize: 10 } });
