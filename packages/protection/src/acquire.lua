@@ -75,7 +75,7 @@ local function admit(leaseId)
   if maxInFlight > 0 and redis.call('ZCARD', KEYS[2]) >= maxInFlight then
     local expiry = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
     -- Leases usually end long before they expire: look again soon (a slot frees about four times a
-    -- second per slot, as a guess), later the more jobs are waiting.
+    -- second per slot, as a guess, fewer once every lease is old), later the more jobs are waiting.
     return {0, backlogWait(expiry - now, now - (expiry - leaseMs)), 'max_in_flight'}
   end
 
