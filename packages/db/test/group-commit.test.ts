@@ -34,7 +34,8 @@ describe('GroupCommit', () => {
   });
 
   it('with overlapAt, starts a second batch beside one being written only once that many items wait', async () => {
-    const { batches, write } = recordingWriter(30);
+    // A slow first write, so the checks below still fall within it on a busy machine.
+    const { batches, write } = recordingWriter(300);
     const gc = new GroupCommit<number, number>(write, { concurrency: 2, overlapAt: 3 });
     const first = gc.add(1);
     await sleep(5); // the first batch is now being written
