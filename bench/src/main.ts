@@ -45,7 +45,7 @@ for (const a of args.filter((x) => x.startsWith('--set='))) {
 const started = Date.now();
 const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 await buildBundles();
-const sandboxes = await Sandboxes.create(opts.analyzeEveryMs);
+const sandboxes = await Sandboxes.create(opts.analyzeCheckMs);
 const receiver = await new BenchReceiver().start();
 const ctx: Context = { opts, sandboxes, receiver, log };
 const results: Results = {};
