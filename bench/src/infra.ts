@@ -74,10 +74,10 @@ export class Sandboxes {
  * Analyzes each table of the database once as many of its rows have changed since its last
  * analyze as it held then (and at least 50), checked every `checkMs` until the answer is called.
  * Autovacuum's own rule (a tenth of the rows, looked at every 60 s) keeps a deployment's large
- * tables analyzed a few times a day; on a scenario's young tables, analyzed every 5 s whatever
- * they did, one ANALYZE took 200–400 ms of a busy Postgres core, often enough to set the tail
- * latency. Doubling keeps the plans a grown table gets (no scans of a table analyzed empty) at a
- * few analyzes per table per scenario.
+ * tables analyzed a few times a day; analyzing a scenario's whole database every 5 s instead
+ * cost 200–400 ms of a busy Postgres core each time, 4–8 % of it, which no deployment pays.
+ * Doubling keeps the plans a grown table gets (no scans of a table analyzed empty) at a few
+ * analyzes per table per scenario.
  */
 function analyzeAsTablesGrow(databaseUrl: string, checkMs: number): () => Promise<void> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
