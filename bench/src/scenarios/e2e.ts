@@ -41,8 +41,8 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
     const sub = (tag: string) => [{ url: `${ctx.receiver.url}/e2e/${tag}`, eventTypes: ['bench.*'], maxInFlight: 1000 }];
     // Unrecorded warm-up at each rate, as the ingest scenario warms each level: the targets are
     // for a steady rate. A step from 100/s straight to 1,000/s spent its first 1.5–2.5 s with 202s
-    // taking 130–400 ms while every process settled into the new load, and those seconds alone set
-    // the p99 of a 15 s run (opening the Postgres pools at start-up did not shorten them).
+    // taking a median of 78–278 ms while every process settled into the new load, and those
+    // seconds alone set the p99 of a 15 s run (see change 55 in docs/performance.md).
     const warm = await createTenant(api, sub('warm'));
     for (const rate of ctx.opts.e2eRates) {
       await publishAndMeasure(ctx, api.baseUrl, warm.apiKey, { rate, seconds: Math.max(1, ctx.opts.warmupSeconds), typeOf: () => 'bench.warm' });
