@@ -57,6 +57,9 @@ describe('chaos', () => {
     return ids;
   }
 
+  // Up to the ledger's own 90 s: a killed worker's leases keep its endpoints' slots until they
+  // expire (the HTTP timeout plus 5 s), and the gate spreads the jobs it turns away meanwhile as it
+  // would for an endpoint that holds every slot, so some runs take 20–50 s to drain.
   it('loses nothing when worker processes are killed with SIGKILL again and again under load', async () => {
     const { tenant, receivers } = await setup('chaos-kill');
     try {
@@ -78,7 +81,7 @@ describe('chaos', () => {
     } finally {
       await Promise.all(receivers.map((r) => r.close()));
     }
-  });
+  }, 120_000);
 
   it('rebuilds everything from Postgres when Redis is flushed in the middle of delivering', async () => {
     const { tenant, receivers } = await setup('chaos-flush');
