@@ -13,9 +13,9 @@ import {
   type ProtectionSettings,
 } from '@hookrelay/domain';
 import type { AttemptResult, DeliveryForAttempt, EventForDelivery, SubscriptionForDelivery } from '@hookrelay/db';
-import type { Admission, EndpointGuard, Outcome, Transition } from '@hookrelay/protection';
+import { EndpointHolds, type Admission, type EndpointGuard, type Outcome, type Transition } from '@hookrelay/protection';
 import type { WorkerMetrics } from '@hookrelay/metrics';
-import { attemptJobId, type DeadLetterJobData, type DeliveryBatchJobData, type DeliveryJobData } from '@hookrelay/queue';
+import { attemptJobId, subscriptionOfJob, type DeadLetterJobData, type DeliveryBatchJobData, type DeliveryJobData } from '@hookrelay/queue';
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
 import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
@@ -28,10 +28,10 @@ export interface ProcessorDeps {
   guard: EndpointGuard;
   /** Resolves once the result is committed to Postgres (group commit). */
   record(result: AttemptResult): Promise<void>;
-  /** Queues the next attempt of a delivery after `delayMs`. */
-  scheduleRetry(data: DeliveryJobData, delayMs: number): Promise<void>;
+  /** Queues the next attempt of a delivery after `delayMs`; the job is named after its subscription. */
+  scheduleRetry(data: DeliveryJobData, delayMs: number, subscriptionId: string): Promise<void>;
   /** Queues a first attempt that leaves its batch as a job of its own, after `delayMs`. */
-  queueFirstAttempt(data: DeliveryJobData, delayMs: number): Promise<void>;
+  queueFirstAttempt(data: DeliveryJobData, delayMs: number, subscriptionId: string | undefined): Promise<void>;
   /** Which of these first attempts already have a job of their own (they left their batch before). */
   haveOwnJobs(data: DeliveryJobData[]): Promise<boolean[]>;
   deadLetter(data: DeadLetterJobData): Promise<void>;
@@ -49,6 +49,8 @@ export interface ProcessorDeps {
   slotWaits?: SlotWaits;
   /** Attempts of batch jobs in progress at once in this process (default 200). */
   batchConcurrency?: number;
+  /** The gate's answers about endpoints that take nothing for now; one per processor when absent. */
+  holds?: EndpointHolds;
 }
 
 /** Why an attempt did not happen now: it waits `waitMs` off the worker, without using up an attempt. */
@@ -139,14 +141,17 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   const { logger } = deps;
 
   const slotWaits = deps.slotWaits ?? new SlotWaits();
+  const holds = deps.holds ?? new EndpointHolds();
 
   /** Asks the gate; an endpoint at its in-flight cap gets a short wait here before the job is deferred. */
   async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string, jobs = 1): Promise<Admission> {
     let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { jobs });
+    holds.remember(endpointId, admission, jobs);
     const giveUpAt = Date.now() + slotWaits.maxWaitMs;
     while (!admission.allowed && admission.reason === 'max_in_flight' && Date.now() < giveUpAt && slotWaits.canWait(endpointId)) {
       await slotWaits.wait(endpointId, giveUpAt - Date.now());
       admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { again: true });
+      holds.remember(endpointId, admission, 0);
     }
     return admission;
   }
@@ -234,6 +239,19 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   const batchSlots = pLimit(deps.batchConcurrency ?? 200);
 
   /**
+   * When the job's endpoint takes nothing for now, as the gate said moments ago, the job's
+   * deferral (a batch waits whole), without a read or a gate call; null otherwise.
+   */
+  function heldBack(job: Job, endpointId: string | undefined, jobs: number): Deferral | null {
+    const held = endpointId === undefined ? null : holds.holdBack(endpointId, jobs);
+    if (!held) return null;
+    logger.debug({ jobId: job.id, reason: held.reason, waitMs: held.waitMs }, 'delivery deferred');
+    deps.metrics?.deferrals.inc({ reason: held.reason }, jobs);
+    deps.metrics?.rememberedDeferrals.inc({ reason: held.reason }, jobs);
+    return { waitMs: withJitter(held.waitMs), wholeBatch: 'deliveries' in (job.data as object) };
+  }
+
+  /**
    * A batch job runs its deliveries' first attempts side by side (within this process's batch
    * slots). When the endpoint holds back the first member to ask for its own reasons (an open
    * breaker, a Retry-After, its in-flight cap), nothing of the batch is attempted and the batch
@@ -245,12 +263,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
    */
   async function deliverBatch(job: Job<DeliveryBatchJobData>, signal?: AbortSignal): Promise<Deferral | null> {
     let members = job.data.deliveries;
+    const endpointId = subscriptionOfJob(job.name);
+    const held = heldBack(job, endpointId, members.length);
+    if (held) return held;
     if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
       const handedOn = await deps.haveOwnJobs(members.map((delivery) => ({ delivery, attempt: 1 })));
       members = members.filter((_, i) => !handedOn[i]);
     }
     // At once, not when the batch ends: its wait starts now, whatever its neighbours are doing.
-    const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs);
+    const handOn = (delivery: string, delayMs: number) => deps.queueFirstAttempt({ delivery, attempt: 1 }, delayMs, endpointId);
     const batch: { id: string | undefined; gate: BatchGate } = { id: job.id, gate: { size: members.length } };
     let whole: Deferral | null = null;
     const settled = await Promise.allSettled(
@@ -297,6 +318,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       ? (parseRetryAfter(res.retryAfter, Date.now()) ?? (res.statusCode === 429 ? DEFAULT_429_PAUSE_MS : null))
       : null;
     const gone = res.statusCode === 410 && sub.disableOnGone;
+    if (ok) holds.forget(sub.id);
     const { transition } = await deps.guard.record(sub.id, protection, leaseId, outcomeOf(res, ok), {
       retryAfterMs: retryAfterMs ?? 0,
       disableNow: gone,
@@ -361,7 +383,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         await deps.record({ ...attempt, status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
         deps.metrics?.deliveries.inc({ outcome: 'failed_will_retry' });
         const next: DeliveryJobData = { delivery: data.deliveryId, attempt: data.attempt + 1 };
-        await deps.scheduleRetry(next, delay).catch((err) => {
+        await deps.scheduleRetry(next, delay, sub.id).catch((err) => {
           // Postgres already says when it is due: the reconciler enqueues it if Redis did not take it.
           logger.warn({ err, deliveryId: data.deliveryId }, 'could not queue the retry; the reconciler will');
         });
@@ -448,9 +470,12 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     try {
       if ('deliveries' in job.data) deferral = await deliverBatch(job as Job<DeliveryBatchJobData>, signal);
       else {
-        const run = await attemptOne(job.data.delivery, job.data.attempt, signal);
-        await run.recorded;
-        deferral = run.deferral;
+        deferral = heldBack(job, subscriptionOfJob(job.name), 1);
+        if (!deferral) {
+          const run = await attemptOne(job.data.delivery, job.data.attempt, signal);
+          await run.recorded;
+          deferral = run.deferral;
+        }
       }
     } catch (err) {
       const delay = signal?.aborted ? 0 : (deps.infraRetryMs ?? 5_000);

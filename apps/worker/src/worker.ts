@@ -111,8 +111,8 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     sender,
     guard: new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX),
     record: (r) => recorder.add(r),
-    scheduleRetry: (data, delayMs) => enqueueRetry(queues, data, delayMs),
-    queueFirstAttempt: (data, delayMs) => enqueueFirstAttempt(queues, data, delayMs),
+    scheduleRetry: (data, delayMs, subscriptionId) => enqueueRetry(queues, data, delayMs, subscriptionId),
+    queueFirstAttempt: (data, delayMs, subscriptionId) => enqueueFirstAttempt(queues, data, delayMs, subscriptionId),
     // One round trip for the whole batch: a batch back from a wait asks this of every member.
     haveOwnJobs: async (data) => {
       const keys = data.map((d) => queues.deliveries.toKey(attemptJobId(d.delivery, d.attempt)));

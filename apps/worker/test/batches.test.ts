@@ -1,20 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endPendingDeliveries, findOverdueDeliveries, publishEvents, type DeliveryRef } from '@hookrelay/db';
-import { enqueueDeliveries } from '@hookrelay/queue';
+import { endPendingDeliveries, findOverdueDeliveries } from '@hookrelay/db';
 import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
-import { delivery, settled, subscribe } from './helpers.ts';
-
-/** What the API's group commit does with publishes that arrive together: one commit, then their jobs. */
-async function publishTogether(stack: Stack, tenant: Tenant, type: string, count: number): Promise<{ events: string[]; refs: DeliveryRef[] }> {
-  const requests = Array.from({ length: count }, (_, i) => ({ tenantId: tenant.id, input: { type, data: { i } } }));
-  const results = await publishEvents(stack.db, requests);
-  const refs = results.flatMap((r) => r.deliveries);
-  await enqueueDeliveries(stack.queues, refs);
-  return { events: results.map((r) => r.event.id), refs };
-}
+import { delivery, publishTogether, settled, subscribe } from './helpers.ts';
 
 const batchIdsInDb = async (stack: Stack, ids: string[]) =>
   (await stack.db.sql<{ batch_id: string | null }[]>`select batch_id from deliveries where id = any(${ids}::uuid[])`).map((r) => r.batch_id);
@@ -52,6 +42,7 @@ describe('batch jobs for first attempts published together', () => {
       expect(job.data.deliveries).toHaveLength(7);
       // One endpoint per batch, named after its first delivery, as the rows record.
       expect(new Set(job.data.deliveries.map((id) => bySub.get(id))).size).toBe(1);
+      expect(job.name).toBe(`deliver-batch:${bySub.get(job.data.deliveries[0]!)}`);
       expect(job.id).toBe(job.data.deliveries[0]);
       expect(new Set(await batchIdsInDb(stack, job.data.deliveries))).toEqual(new Set([job.id]));
     }

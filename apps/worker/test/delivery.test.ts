@@ -240,12 +240,13 @@ describe('delivering an event', () => {
     });
     await stack.stopWorkers();
     try {
-      await subscribe(tenant, { url: failing.url, eventTypes: ['compact.job'], retryPolicy: { schedule: [60_000] } });
+      const sub = await subscribe(tenant, { url: failing.url, eventTypes: ['compact.job'], retryPolicy: { schedule: [60_000] } });
       const event = await publish(tenant, 'compact.job', { padding: 'x'.repeat(2_000) });
       const [summary] = await deliveriesOf(tenant, event.id);
       const firstId = `${summary!.id}.1`;
       const first = await stack.queues.deliveries.getJob(firstId);
       expect(first?.data).toEqual({ delivery: summary!.id, attempt: 1 });
+      expect(first?.name).toBe(`deliver:${sub.id}`);
       // Every field fits hash-max-listpack-value: a hashtable would cost several times the memory
       // for each job of a backlog.
       expect(await stack.redis.object('ENCODING', stack.queues.deliveries.toKey(firstId))).toBe('listpack');
@@ -255,6 +256,7 @@ describe('delivering an event', () => {
       // The next attempt is a job of its own on the retry queue; the finished one leaves Redis.
       const retry = await eventually(() => stack.queues.retries.getJob(`${summary!.id}.2`));
       expect(retry.data).toEqual({ delivery: summary!.id, attempt: 2 });
+      expect(retry.name).toBe(`deliver:${sub.id}`);
       await eventually(async () => (await stack.redis.exists(stack.queues.deliveries.toKey(firstId))) === 0);
     } finally {
       if (stack.workers.length === 0) await stack.startWorker();

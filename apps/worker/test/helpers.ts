@@ -1,3 +1,5 @@
+import { publishEvents, type DeliveryRef } from '@hookrelay/db';
+import { enqueueDeliveries } from '@hookrelay/queue';
 import type { Stack, Tenant } from '@hookrelay/testing';
 
 export async function subscribe(tenant: Tenant, body: Record<string, unknown>) {
@@ -36,4 +38,13 @@ export async function settled(stack: Stack, tenant: Tenant, id: string, status: 
     const d = await delivery(tenant, id);
     return d.status === status ? d : undefined;
   }, timeoutMs);
+}
+
+/** What the API's group commit does with publishes that arrive together: one commit, then their jobs. */
+export async function publishTogether(stack: Stack, tenant: Tenant, type: string, count: number): Promise<{ events: string[]; refs: DeliveryRef[] }> {
+  const requests = Array.from({ length: count }, (_, i) => ({ tenantId: tenant.id, input: { type, data: { i } } }));
+  const results = await publishEvents(stack.db, requests);
+  const refs = results.flatMap((r) => r.deliveries);
+  await enqueueDeliveries(stack.queues, refs);
+  return { events: results.map((r) => r.event.id), refs };
 }

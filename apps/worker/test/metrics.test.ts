@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack, freePort, metricValue, samplesOf, scrapeMetrics, startReceiver, type MetricSample, type Receiver, type Tenant } from '@hookrelay/testing';
-import { deliveriesOf, publish, settled, subscribe } from './helpers.ts';
+import { Stack, eventually, freePort, metricValue, samplesOf, scrapeMetrics, startReceiver, type MetricSample, type Receiver, type Tenant } from '@hookrelay/testing';
+import { deliveriesOf, publish, publishTogether, settled, subscribe } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const answer = (res: ServerResponse, status: number) => {
@@ -126,6 +126,50 @@ describe("the worker's /metrics server", () => {
 
     expect(metricValue(samples, 'hookrelay_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(samples.filter((s) => !s.name.startsWith('hookrelay_'))).toEqual([]);
+  });
+
+  it("holds back a paused endpoint's next batches from the gate's last answer, without asking it again", async () => {
+    const tenant = await stack.createTenant('paused');
+    let paused = false;
+    const r = await startReceiver((_req, res) => {
+      if (!paused) {
+        paused = true;
+        res.writeHead(429, { 'retry-after': '2' });
+        res.end();
+        return;
+      }
+      answer(res, 200);
+    });
+    receivers.push(r);
+    await subscribe(tenant, { url: r.url, eventTypes: ['m.paused'] });
+    const remembered = async () => metricValue(await scrape(), 'hookrelay_delivery_deferrals_remembered_total', { reason: 'retry_after' }) ?? 0;
+    const delayedBatchOf = (ids: string[]) =>
+      eventually(async () => (await stack.queues.batches.getJobs(['delayed'])).find((j) => j.data.deliveries[0] === ids[0]), 5_000, 10);
+
+    await publish(tenant, 'm.paused', {});
+    await r.waitFor(1, 10_000); // the 429 pauses the endpoint for 2 s
+    const before = await remembered();
+    // The first batch asks the gate and is held back whole; the worker remembers the answer.
+    const first = await publishTogether(stack, tenant, 'm.paused', 5);
+    const firstJob = await delayedBatchOf(first.refs.map((x) => x.id));
+    expect(await remembered()).toBe(before);
+    // The next one, a moment later, waits as long without a read or a gate call, and no sooner.
+    const second = await publishTogether(stack, tenant, 'm.paused', 3);
+    const secondJob = await delayedBatchOf(second.refs.map((x) => x.id));
+    expect(await remembered()).toBe(before + 3);
+    expect(secondJob.delay).toBeGreaterThanOrEqual(firstJob.delay - (secondJob.timestamp - firstJob.timestamp));
+    // A job of its own (named after its subscription, as every delivery job is) waits the same way.
+    const single = await publishTogether(stack, tenant, 'm.paused', 1);
+    const singleId = `${single.refs[0]!.id}.1`;
+    await eventually(async () => (await stack.queues.deliveries.getJobState(singleId)) === 'delayed', 5_000, 10);
+    expect(await remembered()).toBe(before + 4);
+    expect(r.requests).toHaveLength(1);
+
+    for (const ref of [...first.refs, ...second.refs, ...single.refs]) {
+      const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
+      expect(d.attempts).toHaveLength(1);
+      expect(Date.parse(d.attempts[0]!.startedAt)).toBeGreaterThanOrEqual(r.requests[0]!.receivedAt + 2_000 - 50);
+    }
   });
 
   it('serves nothing but /metrics', async () => {

@@ -116,6 +116,8 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 /** The admission gate's deny reasons (protection's DenyReason). */
 export const DEFERRAL_REASONS = ['rate_limited', 'max_in_flight', 'circuit_open', 'circuit_probing', 'retry_after'] as const;
 export type DeferralReason = (typeof DEFERRAL_REASONS)[number];
+/** The holds a worker remembers: they last a known time, whatever the endpoint's slots. */
+export const REMEMBERED_DEFERRAL_REASONS = ['circuit_open', 'retry_after'] as const;
 
 /** The breaker's transitions (protection's Transition, less the empty "no change"). */
 export const BREAKER_TRANSITIONS = ['opened', 'reopened', 'recovered', 'disable'] as const;
@@ -158,6 +160,14 @@ export function createWorkerMetrics(options: MetricsOptions = {}) {
   });
   for (const reason of DEFERRAL_REASONS) deferrals.inc({ reason }, 0);
 
+  const rememberedDeferrals = new Counter({
+    name: `${METRIC_PREFIX}delivery_deferrals_remembered_total`,
+    help: "Of the deferrals, those the worker made from the gate's last answer about an endpoint that takes nothing for now, without asking it",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of REMEMBERED_DEFERRAL_REASONS) rememberedDeferrals.inc({ reason }, 0);
+
   const breakerTransitions = new Counter({
     name: `${METRIC_PREFIX}breaker_transitions_total`,
     help: 'Circuit breaker transitions caused by attempts: opened, reopened (a probe failed), recovered, disable (auto-disable)',
@@ -166,7 +176,7 @@ export function createWorkerMetrics(options: MetricsOptions = {}) {
   });
   for (const transition of BREAKER_TRANSITIONS) breakerTransitions.inc({ transition }, 0);
 
-  return { registry, deliveries, attemptDuration, deliveryLatency, deferrals, breakerTransitions };
+  return { registry, deliveries, attemptDuration, deliveryLatency, deferrals, rememberedDeferrals, breakerTransitions };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

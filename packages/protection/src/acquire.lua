@@ -5,8 +5,11 @@
 -- ARGV: 1 lease ms, 2 max in flight (0: no cap), 3 rate per second (0: none), 4 burst, 5 probe lease ms,
 --       then per request: lease id, how many jobs it stands for (a batch held back whole waits as
 --       all of its members; '0' when it asks again after a short wait of its own: no more jobs waiting)
--- Returns {allowed (1/0), wait ms, reason} per request, flattened. Time is Redis's, so worker
--- clocks do not matter.
+-- Returns {allowed (1/0), wait ms, reason, hold ms, pace} per request, flattened. For a refusal
+-- by an open breaker or a Retry-After pause, hold ms is how long the endpoint takes nothing (the
+-- wait without the crowd's spread) and pace the jobs per second the spread assumes, so a worker
+-- can hold back that endpoint's next jobs the same way without asking; 0 and 0 otherwise. Time is
+-- Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[1])
@@ -53,21 +56,27 @@ end
 -- the pause's end or the next probe, then every second while the probe is out (up to the HTTP
 -- timeout, for an endpoint that hangs). The n-th job turned away this second comes back n slots
 -- later, at the pace the endpoint is expected to take them once it recovers.
-local function crowdSpread()
-  return math.min(math.floor(1000 * (waitingNow() - 1) / servedPerSecond()), 60000)
+local function crowdSpread(pace)
+  return math.min(math.floor(1000 * (waitingNow() - 1) / pace), 60000)
+end
+
+-- A refusal for `holdMs` more, whatever the endpoint's slots: the crowd's spread on top.
+local function heldBack(holdMs, reason)
+  local pace = servedPerSecond()
+  return {0, holdMs + crowdSpread(pace), reason, holdMs, pace}
 end
 
 local function admit(leaseId)
   local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if pauseUntil > now then return {0, pauseUntil - now + crowdSpread(), 'retry_after'} end
+  if pauseUntil > now then return heldBack(pauseUntil - now, 'retry_after') end
 
   local probe = false
   if redis.call('HGET', KEYS[1], 'state') == 'open' then
     local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
-    if now < nextProbeAt then return {0, nextProbeAt - now + crowdSpread(), 'circuit_open'} end
+    if now < nextProbeAt then return heldBack(nextProbeAt - now, 'circuit_open') end
     local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
     -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
-    if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread()), 'circuit_probing'} end
+    if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread(servedPerSecond())), 'circuit_probing', 0, 0} end
     probe = true
   end
 
@@ -76,7 +85,7 @@ local function admit(leaseId)
     local expiry = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
     -- Leases usually end long before they expire: look again soon (a slot frees about four times a
     -- second per slot, as a guess, fewer once every lease is old), later the more jobs are waiting.
-    return {0, backlogWait(expiry - now, now - (expiry - leaseMs)), 'max_in_flight'}
+    return {0, backlogWait(expiry - now, now - (expiry - leaseMs)), 'max_in_flight', 0, 0}
   end
 
   if rate > 0 then
@@ -89,7 +98,7 @@ local function admit(leaseId)
       -- backlog comes back one slot at a time instead of all at once at the next slot.
       local slot = math.max(tonumber(redis.call('GET', KEYS[6]) or '0'), allowAt)
       redis.call('SET', KEYS[6], tostring(slot + interval), 'PX', math.ceil(slot + interval - now) + 1000)
-      return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited'}
+      return {0, math.min(math.ceil(slot - now), 3600000), 'rate_limited', 0, 0}
     end
     -- While jobs wait for slots, one that comes back a little late (queue latency) keeps up to half
     -- an interval of its slot, so lateness does not pile up into a lower rate. With nobody waiting
@@ -105,16 +114,13 @@ local function admit(leaseId)
   redis.call('ZADD', KEYS[2], now + leaseMs, leaseId)
   redis.call('PEXPIRE', KEYS[2], leaseMs * 2)
   if redis.call('INCR', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], 1000) end
-  if probe then return {1, 0, 'probe'} end
-  return {1, 0, 'ok'}
+  if probe then return {1, 0, 'probe', 0, 0} end
+  return {1, 0, 'ok', 0, 0}
 end
 
 local replies = {}
 for i = 6, #ARGV, 2 do
   jobs = tonumber(ARGV[i + 1])
-  local reply = admit(ARGV[i])
-  replies[#replies + 1] = reply[1]
-  replies[#replies + 1] = reply[2]
-  replies[#replies + 1] = reply[3]
+  for _, v in ipairs(admit(ARGV[i])) do replies[#replies + 1] = v end
 end
 return replies

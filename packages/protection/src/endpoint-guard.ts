@@ -9,7 +9,19 @@ const ACQUIRE = script('acquire.lua');
 const RECORD = script('record.lua');
 
 export type DenyReason = 'retry_after' | 'circuit_open' | 'circuit_probing' | 'max_in_flight' | 'rate_limited';
-export type Admission = { allowed: true; probe: boolean } | { allowed: false; waitMs: number; reason: DenyReason };
+/**
+ * How long an endpoint takes nothing whatever its slots (an open breaker before its next probe, a
+ * Retry-After pause), from the moment of the answer, and the pace in jobs per second at which the
+ * gate spreads the crowd it holds back: what a worker needs to hold back that endpoint's next jobs
+ * as the gate would (`EndpointHolds`).
+ */
+export interface Hold {
+  holdMs: number;
+  perSecond: number;
+}
+export type Admission =
+  | { allowed: true; probe: boolean }
+  | { allowed: false; waitMs: number; reason: DenyReason; hold?: Hold };
 export type Outcome = 'success' | 'failure' | 'neutral';
 export type Transition = '' | 'opened' | 'reopened' | 'recovered' | 'disable';
 
@@ -24,7 +36,7 @@ export interface Health {
 }
 
 type GuardCommands = {
-  /** Flat replies: {allowed, wait ms, reason} per request. */
+  /** Flat replies: {allowed, wait ms, reason, hold ms, pace} per request. */
   hookrelayAcquire(...args: (string | number)[]): Promise<(number | string)[]>;
   /** Flat replies: {transition, failing since} per outcome. */
   hookrelayRecord(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -106,10 +118,12 @@ export class EndpointGuard {
     this.acquires = perTurn((endpointId, args) => {
       const k = this.keys(endpointId);
       return commands.hookrelayAcquire(k.breaker, k.leases, k.tat, k.pause, k.waiting, k.slots, k.admitted, ...args);
-    }, 3, (flat, at): Admission => {
+    }, 5, (flat, at): Admission => {
       const [allowed, waitMs, reason] = [Number(flat[at]), Number(flat[at + 1]), String(flat[at + 2])];
       if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
-      return { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason };
+      const [holdMs, perSecond] = [Number(flat[at + 3]), Number(flat[at + 4])];
+      const denial = { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason } as const;
+      return holdMs > 0 && perSecond > 0 ? { ...denial, hold: { holdMs, perSecond } } : denial;
     });
     this.records = perTurn((endpointId, args) => {
       const k = this.keys(endpointId);

@@ -1,1 +1,2 @@
 export * from './endpoint-guard.ts';
+export * from './endpoint-holds.ts';

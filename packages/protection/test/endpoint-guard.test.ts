@@ -112,16 +112,27 @@ describe('EndpointGuard', () => {
     const waitsOf = (admissions: Admission[], reason: string) =>
       admissions.map((a) => (!a.allowed && a.reason === reason ? a.waitMs : Number.NaN));
 
-    const open = waitsOf(await Promise.all(Array.from({ length: 80 }, (_, i) => (i % 2 ? other : guard).acquire(ep, s, randomUUID(), 5_000))), 'circuit_open');
+    const refused = await Promise.all(Array.from({ length: 80 }, (_, i) => (i % 2 ? other : guard).acquire(ep, s, randomUUID(), 5_000)));
+    const open = waitsOf(refused, 'circuit_open');
     expect(open.every(Number.isFinite)).toBe(true);
+    // Each refusal tells how long the endpoint takes nothing and the pace of the spread on top.
+    for (const a of refused) {
+      if (a.allowed || !a.hold) throw new Error(`no hold in ${JSON.stringify(a)}`);
+      expect(a.hold.perSecond).toBe(40);
+      expect(a.hold.holdMs).toBeLessThanOrEqual(300);
+      expect(a.waitMs - a.hold.holdMs).toBeGreaterThanOrEqual(0);
+    }
     expect(Math.min(...open)).toBeLessThanOrEqual(300);
     // 80 jobs at the pace 10 slots are expected to take (40 a second): the last ~2 s after the first.
     expect(Math.max(...open) - Math.min(...open)).toBeGreaterThan(1_500);
 
     await sleep(320);
     expect(await guard.acquire(ep, s, 'probe', 5_000)).toEqual({ allowed: true, probe: true });
-    const probing = waitsOf(await Promise.all(Array.from({ length: 80 }, () => guard.acquire(ep, s, randomUUID(), 5_000))), 'circuit_probing');
+    const probingAnswers = await Promise.all(Array.from({ length: 80 }, () => guard.acquire(ep, s, randomUUID(), 5_000)));
+    const probing = waitsOf(probingAnswers, 'circuit_probing');
     expect(probing.every(Number.isFinite)).toBe(true);
+    // A probe may answer at any moment: no hold of known length.
+    expect(probingAnswers.some((a) => !a.allowed && a.hold)).toBe(false);
     expect(Math.min(...probing)).toBeGreaterThanOrEqual(1_000);
     expect(Math.max(...probing)).toBeGreaterThan(2_000);
     // Never past the probe's lease: by then the breaker has decided.
@@ -190,8 +201,10 @@ describe('EndpointGuard', () => {
     await guard.acquire(ep, s, lease, 5_000);
     await guard.record(ep, s, lease, 'neutral', { retryAfterMs: 300 });
     const denied = await other.acquire(ep, s, randomUUID(), 5_000);
-    expect(denied).toMatchObject({ allowed: false, reason: 'retry_after' });
+    expect(denied).toMatchObject({ allowed: false, reason: 'retry_after', hold: { perSecond: DEFAULT_PROTECTION.maxInFlight * 4 } });
     expect(!denied.allowed && denied.waitMs).toBeGreaterThan(200);
+    expect(!denied.allowed && denied.hold!.holdMs).toBeGreaterThan(200);
+    expect(!denied.allowed && denied.hold!.holdMs).toBeLessThanOrEqual(300);
     await sleep(320);
     expect((await other.acquire(ep, s, randomUUID(), 5_000)).allowed).toBe(true);
   });

@@ -34,6 +34,21 @@ export interface DeliveryBatchJobData {
   deliveries: string[];
 }
 
+/**
+ * Delivery jobs are named after their subscription (`deliver:<id>`, `deliver-batch:<id>`: 44 and
+ * 50 bytes, within the listpack's limit like the data): a worker that knows the endpoint takes
+ * nothing for now holds the job back without reading its delivery, and Bull Board shows whose job
+ * it is. A name without an id (`deliver`) is as good, only never held back that way.
+ */
+export const deliveryJobName = (subscriptionId: string | undefined) => (subscriptionId ? `deliver:${subscriptionId}` : 'deliver');
+export const batchJobName = (subscriptionId: string | undefined) => (subscriptionId ? `deliver-batch:${subscriptionId}` : 'deliver-batch');
+
+/** The subscription a delivery job's name carries, if it does. */
+export function subscriptionOfJob(name: string): string | undefined {
+  const at = name.indexOf(':');
+  return at < 0 ? undefined : name.slice(at + 1);
+}
+
 /** What the dead-letter queue shows an operator about a delivery that gave up. */
 export interface DeadLetterJobData {
   deliveryId: string;
@@ -54,6 +69,8 @@ export interface DeliveryRefLike {
   roundStart: number;
   /** Set when the first attempt was queued in a batch job. */
   batchId?: string | null;
+  /** Names its job (see deliveryJobName). */
+  subscriptionId?: string;
 }
 
 export const toDeliveryJob = (ref: DeliveryRefLike): DeliveryJobData => ({ delivery: ref.id, attempt: ref.attemptCount + 1 });
@@ -125,16 +142,16 @@ export const mayBeInBatch = (ref: DeliveryRefLike): ref is DeliveryRefLike & { b
 
 /** Single jobs plus one job per batch of first attempts. */
 function splitBatches(refs: readonly DeliveryRefLike[]) {
-  const batches = new Map<string, string[]>();
+  const batches = new Map<string, { subscriptionId: string | undefined; deliveries: string[] }>();
   const singles: DeliveryRefLike[] = [];
   for (const ref of refs) {
     if (!mayBeInBatch(ref)) {
       singles.push(ref);
       continue;
     }
-    const ids = batches.get(ref.batchId);
-    if (ids) ids.push(ref.id);
-    else batches.set(ref.batchId, [ref.id]);
+    const batch = batches.get(ref.batchId);
+    if (batch) batch.deliveries.push(ref.id);
+    else batches.set(ref.batchId, { subscriptionId: ref.subscriptionId, deliveries: [ref.id] });
   }
   return { singles, batches };
 }
@@ -144,13 +161,13 @@ export const queueForRef = (queues: Queues, ref: DeliveryRefLike): Queue<Deliver
   isFirstOfRound(ref) ? queues.deliveries : queues.retries;
 
 /** Schedules the next attempt of a delivery that just failed: never the first of its round. */
-export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayMs: number): Promise<void> {
-  await queues.retries.add('deliver', data, deliveryJobOptions(data, delayMs));
+export async function enqueueRetry(queues: Queues, data: DeliveryJobData, delayMs: number, subscriptionId: string | undefined): Promise<void> {
+  await queues.retries.add(deliveryJobName(subscriptionId), data, deliveryJobOptions(data, delayMs));
 }
 
 /** Queues a first attempt that leaves its batch (held back, or interrupted) as a job of its own. */
-export async function enqueueFirstAttempt(queues: Queues, data: DeliveryJobData, delayMs: number): Promise<void> {
-  await queues.deliveries.add('deliver', data, deliveryJobOptions(data, delayMs));
+export async function enqueueFirstAttempt(queues: Queues, data: DeliveryJobData, delayMs: number, subscriptionId: string | undefined): Promise<void> {
+  await queues.deliveries.add(deliveryJobName(subscriptionId), data, deliveryJobOptions(data, delayMs));
 }
 
 /**
@@ -170,8 +187,15 @@ export async function enqueueDeliveries(
   const firsts = singles.filter(isFirstOfRound);
   const later = singles.filter((r) => !isFirstOfRound(r));
   const bulk = (batch: readonly DeliveryRefLike[]) =>
-    batch.map(toDeliveryJob).map((d) => ({ name: 'deliver', data: d, opts: deliveryJobOptions(d) }));
-  const batchJobs = [...batches].map(([batchId, deliveries]) => ({ name: 'deliver-batch', data: { deliveries }, opts: { jobId: batchId } }));
+    batch.map((ref) => {
+      const data = toDeliveryJob(ref);
+      return { name: deliveryJobName(ref.subscriptionId), data, opts: deliveryJobOptions(data) };
+    });
+  const batchJobs = [...batches].map(([batchId, { subscriptionId, deliveries }]) => ({
+    name: batchJobName(subscriptionId),
+    data: { deliveries },
+    opts: { jobId: batchId },
+  }));
   const adding = Promise.all([
     firsts.length > 0 ? queues.deliveries.addBulk(bulk(firsts)) : undefined,
     later.length > 0 ? queues.retries.addBulk(bulk(later)) : undefined,
