@@ -146,12 +146,15 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   /** Asks the gate; an endpoint at its in-flight cap gets a short wait here before the job is deferred. */
   async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string, jobs = 1): Promise<Admission> {
     let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { jobs });
-    holds.remember(endpointId, admission, jobs);
     const giveUpAt = Date.now() + slotWaits.maxWaitMs;
     while (!admission.allowed && admission.reason === 'max_in_flight' && Date.now() < giveUpAt && slotWaits.canWait(endpointId)) {
       await slotWaits.wait(endpointId, giveUpAt - Date.now());
       admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { again: true });
-      holds.remember(endpointId, admission, 0);
+    }
+    // A full cap expected to free a slot sooner than a short wait here is not worth remembering:
+    // the next jobs wait for it in this process instead.
+    if (!admission.allowed && (admission.reason !== 'max_in_flight' || (admission.hold?.holdMs ?? 0) >= slotWaits.maxWaitMs)) {
+      holds.remember(endpointId, admission, jobs);
     }
     return admission;
   }
@@ -224,6 +227,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       } catch (err) {
         await deps.guard.record(sub.id, protection, leaseId, 'neutral');
         slotWaits.released(sub.id);
+        holds.forget(sub.id);
         throw err;
       }
       const settled = await releaseAttempt(sub, protection, leaseId, res);
@@ -318,12 +322,12 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       ? (parseRetryAfter(res.retryAfter, Date.now()) ?? (res.statusCode === 429 ? DEFAULT_429_PAUSE_MS : null))
       : null;
     const gone = res.statusCode === 410 && sub.disableOnGone;
-    if (ok) holds.forget(sub.id);
     const { transition } = await deps.guard.record(sub.id, protection, leaseId, outcomeOf(res, ok), {
       retryAfterMs: retryAfterMs ?? 0,
       disableNow: gone,
     });
     slotWaits.released(sub.id);
+    holds.forget(sub.id);
     return { ok, retryAfterMs, gone, transition };
   }
 

@@ -172,6 +172,37 @@ describe("the worker's /metrics server", () => {
     }
   });
 
+  it('holds back the next jobs to an endpoint slow to free its one slot, for the time a slot is expected to take', async () => {
+    const tenant = await stack.createTenant('slow');
+    const r = await startReceiver((_req, res) => void setTimeout(() => answer(res, 200), 1_500));
+    receivers.push(r);
+    await subscribe(tenant, { url: r.url, eventTypes: ['m.slow'], maxInFlight: 1 });
+    const remembered = async () => metricValue(await scrape(), 'hookrelay_delivery_deferrals_remembered_total', { reason: 'max_in_flight' }) ?? 0;
+    const delayed = (ref: { id: string }) =>
+      eventually(async () => (await stack.queues.deliveries.getJobState(`${ref.id}.1`)) === 'delayed', 5_000, 10);
+
+    const [first] = (await publishTogether(stack, tenant, 'm.slow', 1)).refs;
+    await r.waitFor(1, 5_000);
+    // The slot has been held 600 ms: the gate guesses a slot frees every 600 ms or more, and the
+    // worker trusts that for as long.
+    await sleep(600);
+    const before = await remembered();
+    const [second] = (await publishTogether(stack, tenant, 'm.slow', 1)).refs;
+    await delayed(second!);
+    expect(await remembered()).toBe(before);
+    const [third] = (await publishTogether(stack, tenant, 'm.slow', 1)).refs;
+    await delayed(third!);
+    expect(await remembered()).toBe(before + 1);
+
+    for (const ref of [first!, second!, third!]) {
+      const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
+      expect(d.attempts).toHaveLength(1);
+    }
+    // Never two at once: each request began after the one before it was answered.
+    const starts = r.requests.map((q) => q.receivedAt).sort((a, b) => a - b);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1_500 - 50);
+  });
+
   it('serves nothing but /metrics', async () => {
     const other = await fetch(`http://127.0.0.1:${port}/`);
     expect(other.status).toBe(404);

@@ -116,8 +116,8 @@ export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 /** The admission gate's deny reasons (protection's DenyReason). */
 export const DEFERRAL_REASONS = ['rate_limited', 'max_in_flight', 'circuit_open', 'circuit_probing', 'retry_after'] as const;
 export type DeferralReason = (typeof DEFERRAL_REASONS)[number];
-/** The holds a worker remembers: they last a known time, whatever the endpoint's slots. */
-export const REMEMBERED_DEFERRAL_REASONS = ['circuit_open', 'retry_after'] as const;
+/** The holds a worker remembers: a pause or an open breaker, or a full cap slow to free a slot. */
+export const REMEMBERED_DEFERRAL_REASONS = ['circuit_open', 'retry_after', 'max_in_flight'] as const;
 
 /** The breaker's transitions (protection's Transition, less the empty "no change"). */
 export const BREAKER_TRANSITIONS = ['opened', 'reopened', 'recovered', 'disable'] as const;
@@ -162,7 +162,7 @@ export function createWorkerMetrics(options: MetricsOptions = {}) {
 
   const rememberedDeferrals = new Counter({
     name: `${METRIC_PREFIX}delivery_deferrals_remembered_total`,
-    help: "Of the deferrals, those the worker made from the gate's last answer about an endpoint that takes nothing for now, without asking it",
+    help: "Of the deferrals, those the worker made from the gate's last answer about an endpoint that takes nothing for a while, without asking it",
     labelNames: ['reason'] as const,
     registers: [registry],
   });

@@ -5,11 +5,12 @@
 -- ARGV: 1 lease ms, 2 max in flight (0: no cap), 3 rate per second (0: none), 4 burst, 5 probe lease ms,
 --       then per request: lease id, how many jobs it stands for (a batch held back whole waits as
 --       all of its members; '0' when it asks again after a short wait of its own: no more jobs waiting)
--- Returns {allowed (1/0), wait ms, reason, hold ms, pace} per request, flattened. For a refusal
--- by an open breaker or a Retry-After pause, hold ms is how long the endpoint takes nothing (the
--- wait without the crowd's spread) and pace the jobs per second the spread assumes, so a worker
--- can hold back that endpoint's next jobs the same way without asking; 0 and 0 otherwise. Time is
--- Redis's, so worker clocks do not matter.
+-- Returns {allowed (1/0), wait ms, reason, hold ms, spacing ms} per request, flattened. For a
+-- refusal by a Retry-After pause, an open breaker or a full in-flight cap, hold ms is how long the
+-- endpoint takes nothing for sure or as expected (the pause, the cooldown, the time one slot is
+-- expected to take to free) and spacing ms how much later than the last each further job is sent
+-- back, so a worker can hold back that endpoint's next jobs the same way without asking; 0 and 0
+-- otherwise. Time is Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[1])
@@ -49,7 +50,7 @@ local function backlogWait(leaseWait, oldestAge)
   -- while nothing frees; slots seen to turn over this second still count (servedPerSecond).
   local perSecond = servedPerSecond(math.min(expectedPerSecond, 1000 * maxInFlight / math.max(oldestAge, 1)))
   local minimum = math.min(leaseWait, math.max(1, math.floor(1000 / perSecond)))
-  return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000)
+  return math.min(math.max(minimum, math.floor(1000 * waiting / perSecond)), 60000), minimum, math.floor(1000 / perSecond)
 end
 
 -- A crowd held back by an open breaker or a Retry-After would otherwise come back together: at
@@ -63,7 +64,7 @@ end
 -- A refusal for `holdMs` more, whatever the endpoint's slots: the crowd's spread on top.
 local function heldBack(holdMs, reason)
   local pace = servedPerSecond()
-  return {0, holdMs + crowdSpread(pace), reason, holdMs, pace}
+  return {0, holdMs + crowdSpread(pace), reason, holdMs, math.floor(1000 / pace)}
 end
 
 local function admit(leaseId)
@@ -85,7 +86,8 @@ local function admit(leaseId)
     local expiry = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
     -- Leases usually end long before they expire: look again soon (a slot frees about four times a
     -- second per slot, as a guess, fewer once every lease is old), later the more jobs are waiting.
-    return {0, backlogWait(expiry - now, now - (expiry - leaseMs)), 'max_in_flight', 0, 0}
+    local wait, minimum, spacing = backlogWait(expiry - now, now - (expiry - leaseMs))
+    return {0, wait, 'max_in_flight', minimum, spacing}
   end
 
   if rate > 0 then

@@ -10,14 +10,15 @@ const RECORD = script('record.lua');
 
 export type DenyReason = 'retry_after' | 'circuit_open' | 'circuit_probing' | 'max_in_flight' | 'rate_limited';
 /**
- * How long an endpoint takes nothing whatever its slots (an open breaker before its next probe, a
- * Retry-After pause), from the moment of the answer, and the pace in jobs per second at which the
- * gate spreads the crowd it holds back: what a worker needs to hold back that endpoint's next jobs
- * as the gate would (`EndpointHolds`).
+ * How long an endpoint takes nothing from the moment of the answer (a Retry-After pause, an open
+ * breaker before its next probe: for sure; a full in-flight cap: the time one slot is expected to
+ * take to free), and how much later than the last the gate sends back each further job it turns
+ * away: what a worker needs to hold back that endpoint's next jobs as the gate would
+ * (`EndpointHolds`).
  */
 export interface Hold {
   holdMs: number;
-  perSecond: number;
+  spacingMs: number;
 }
 export type Admission =
   | { allowed: true; probe: boolean }
@@ -36,7 +37,7 @@ export interface Health {
 }
 
 type GuardCommands = {
-  /** Flat replies: {allowed, wait ms, reason, hold ms, pace} per request. */
+  /** Flat replies: {allowed, wait ms, reason, hold ms, spacing ms} per request. */
   hookrelayAcquire(...args: (string | number)[]): Promise<(number | string)[]>;
   /** Flat replies: {transition, failing since} per outcome. */
   hookrelayRecord(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -121,9 +122,9 @@ export class EndpointGuard {
     }, 5, (flat, at): Admission => {
       const [allowed, waitMs, reason] = [Number(flat[at]), Number(flat[at + 1]), String(flat[at + 2])];
       if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
-      const [holdMs, perSecond] = [Number(flat[at + 3]), Number(flat[at + 4])];
+      const [holdMs, spacingMs] = [Number(flat[at + 3]), Number(flat[at + 4])];
       const denial = { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason } as const;
-      return holdMs > 0 && perSecond > 0 ? { ...denial, hold: { holdMs, perSecond } } : denial;
+      return holdMs > 0 ? { ...denial, hold: { holdMs, spacingMs } } : denial;
     });
     this.records = perTurn((endpointId, args) => {
       const k = this.keys(endpointId);

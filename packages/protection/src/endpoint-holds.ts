@@ -5,24 +5,26 @@ const MAX_SPREAD_MS = 60_000;
 
 interface Held {
   reason: DenyReason;
-  /** When the endpoint takes jobs again (epoch ms). */
+  /** When the endpoint takes jobs again, for sure or as expected (epoch ms). */
   until: number;
   /** When this process stops trusting the answer and asks the gate again. */
   forgetAt: number;
-  perSecond: number;
+  spacingMs: number;
   /** The spread the next job held back here gets: after those the gate and this process held back. */
   nextSpreadMs: number;
 }
 
 /**
- * What the gate last said, in this process, about endpoints that take nothing for a known time
- * (an open breaker before its next probe, a Retry-After pause). For a short while (`rememberMs`)
- * the next jobs to such an endpoint are held back here as the gate would hold them (until the
- * hold ends, each one later than the last at the gate's pace), without reading their deliveries
- * or asking Redis: an endpoint that times out would otherwise cost a read and a gate call per
- * job, as much as a delivery. An answer is trusted for `rememberMs` at most, so a breaker reset
- * by the API (re-enabling a subscription) is seen within that time. A success to the endpoint in
- * this process forgets it at once.
+ * What the gate last said, in this process, about endpoints that take nothing for a while: a
+ * Retry-After pause or an open breaker (until a known time), or a full in-flight cap that the
+ * endpoint is slow to free (the time one slot is expected to take). For a short while
+ * (`rememberMs`, and never past that time) the next jobs to such an endpoint are held back here
+ * as the gate would hold them (until the hold ends, each one `spacingMs` later than the last),
+ * without reading their deliveries or asking Redis: an endpoint that hangs would otherwise cost a
+ * read and a gate call per job, as much as a delivery. An answer is trusted for `rememberMs` at
+ * most, so a breaker reset by the API (re-enabling a subscription) or a slot freed by another
+ * process is seen within that time; an attempt to the endpoint that ends in this process forgets
+ * it at once (`forget`).
  */
 export class EndpointHolds {
   private readonly held = new Map<string, Held>();
@@ -35,7 +37,7 @@ export class EndpointHolds {
   /** The gate's answer to a request standing for `jobs` jobs (a batch held back whole stands for its members). */
   remember(endpointId: string, admission: Admission, jobs: number): void {
     if (admission.allowed || !admission.hold) return;
-    const { holdMs, perSecond } = admission.hold;
+    const { holdMs, spacingMs } = admission.hold;
     const now = this.now();
     const spread = Math.max(0, admission.waitMs - holdMs);
     const before = this.held.get(endpointId);
@@ -46,8 +48,8 @@ export class EndpointHolds {
       reason: admission.reason,
       until: now + holdMs,
       forgetAt: now + Math.min(this.rememberMs, holdMs),
-      perSecond,
-      nextSpreadMs: after + (1000 * jobs) / perSecond,
+      spacingMs,
+      nextSpreadMs: after + jobs * spacingMs,
     });
   }
 
@@ -59,16 +61,16 @@ export class EndpointHolds {
     const h = this.held.get(endpointId);
     if (!h) return null;
     const now = this.now();
-    if (now >= h.forgetAt || now >= h.until) {
+    if (now >= h.forgetAt) {
       this.held.delete(endpointId);
       return null;
     }
-    const spread = Math.min(Math.floor(h.nextSpreadMs), MAX_SPREAD_MS);
-    h.nextSpreadMs += (1000 * jobs) / h.perSecond;
+    const spread = Math.min(h.nextSpreadMs, MAX_SPREAD_MS);
+    h.nextSpreadMs += jobs * h.spacingMs;
     return { waitMs: h.until - now + spread, reason: h.reason };
   }
 
-  /** The endpoint answered well here: whatever held it back is over. */
+  /** An attempt to the endpoint ended here (a slot freed, perhaps a probe answered): ask the gate again. */
   forget(endpointId: string): void {
     this.held.delete(endpointId);
   }

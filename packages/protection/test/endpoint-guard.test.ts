@@ -118,7 +118,7 @@ describe('EndpointGuard', () => {
     // Each refusal tells how long the endpoint takes nothing and the pace of the spread on top.
     for (const a of refused) {
       if (a.allowed || !a.hold) throw new Error(`no hold in ${JSON.stringify(a)}`);
-      expect(a.hold.perSecond).toBe(40);
+      expect(a.hold.spacingMs).toBe(25); // 40 a second
       expect(a.hold.holdMs).toBeLessThanOrEqual(300);
       expect(a.waitMs - a.hold.holdMs).toBeGreaterThanOrEqual(0);
     }
@@ -168,15 +168,23 @@ describe('EndpointGuard', () => {
       await sleep(openForMs);
       const refused = await other.acquire(ep, s, randomUUID(), 60_000);
       expect(refused).toMatchObject({ allowed: false, reason: 'max_in_flight' });
-      return refused.allowed ? 0 : refused.waitMs;
+      if (refused.allowed || !refused.hold) throw new Error(`no hold in ${JSON.stringify(refused)}`);
+      // The first job turned away waits the time one slot is expected to take to free: the hold.
+      expect(refused.hold.holdMs).toBe(refused.waitMs);
+      return refused;
     };
     // Just taken: the default guess, 4 a second per slot, so the first job waiting looks again in 125 ms.
-    expect(await refusedAfter(0)).toBeLessThanOrEqual(130);
+    const fresh = await refusedAfter(0);
+    expect(!fresh.allowed && fresh.waitMs).toBeLessThanOrEqual(130);
+    expect(!fresh.allowed && fresh.hold!.spacingMs).toBe(125);
     // Both open for a second (a little more on a busy machine): about 2 slots a second free at
-    // most, so it waits about 500 ms.
+    // most, so it waits about 500 ms, and each job after it about 500 ms more.
     const aged = await refusedAfter(1_000);
-    expect(aged).toBeGreaterThanOrEqual(450);
-    expect(aged).toBeLessThanOrEqual(700);
+    if (aged.allowed) throw new Error('admitted');
+    expect(aged.waitMs).toBeGreaterThanOrEqual(450);
+    expect(aged.waitMs).toBeLessThanOrEqual(700);
+    expect(aged.hold!.spacingMs).toBeGreaterThanOrEqual(450);
+    expect(aged.hold!.spacingMs).toBeLessThanOrEqual(700);
   });
 
   it('opens on the failure rate over the window once it holds the minimum attempts', async () => {
@@ -201,7 +209,7 @@ describe('EndpointGuard', () => {
     await guard.acquire(ep, s, lease, 5_000);
     await guard.record(ep, s, lease, 'neutral', { retryAfterMs: 300 });
     const denied = await other.acquire(ep, s, randomUUID(), 5_000);
-    expect(denied).toMatchObject({ allowed: false, reason: 'retry_after', hold: { perSecond: DEFAULT_PROTECTION.maxInFlight * 4 } });
+    expect(denied).toMatchObject({ allowed: false, reason: 'retry_after', hold: { spacingMs: 1000 / (DEFAULT_PROTECTION.maxInFlight * 4) } });
     expect(!denied.allowed && denied.waitMs).toBeGreaterThan(200);
     expect(!denied.allowed && denied.hold!.holdMs).toBeGreaterThan(200);
     expect(!denied.allowed && denied.hold!.holdMs).toBeLessThanOrEqual(300);

@@ -7,11 +7,11 @@ function clock(start = 1_000_000) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-const openFor = (holdMs: number, spreadMs = 0, perSecond = 40): Admission => ({
+const openFor = (holdMs: number, spreadMs = 0, spacingMs = 25): Admission => ({
   allowed: false,
   waitMs: holdMs + spreadMs,
   reason: 'circuit_open',
-  hold: { holdMs, perSecond },
+  hold: { holdMs, spacingMs },
 });
 
 describe('EndpointHolds', () => {
@@ -31,7 +31,7 @@ describe('EndpointHolds', () => {
     const c = clock();
     const holds = new EndpointHolds(1_000, c.now);
     holds.remember('long', openFor(30_000), 1);
-    holds.remember('short', { allowed: false, waitMs: 300, reason: 'retry_after', hold: { holdMs: 300, perSecond: 40 } }, 1);
+    holds.remember('short', { allowed: false, waitMs: 300, reason: 'retry_after', hold: { holdMs: 300, spacingMs: 25 } }, 1);
     c.advance(299);
     expect(holds.holdBack('long', 1)?.reason).toBe('circuit_open');
     expect(holds.holdBack('short', 1)).toEqual({ waitMs: 1 + 25, reason: 'retry_after' });
@@ -42,15 +42,26 @@ describe('EndpointHolds', () => {
     expect(holds.holdBack('long', 1)).toBeNull();
   });
 
-  it('forgets an endpoint that answered well, and remembers nothing but holds of known length', () => {
+  it('forgets an endpoint whose attempt ended here, and remembers only answers that carry a hold', () => {
     const holds = new EndpointHolds();
     holds.remember('ep', openFor(5_000), 1);
     holds.forget('ep');
     expect(holds.holdBack('ep', 1)).toBeNull();
     holds.remember('ep', { allowed: false, waitMs: 800, reason: 'circuit_probing' }, 1);
-    holds.remember('ep', { allowed: false, waitMs: 50, reason: 'max_in_flight' }, 1);
+    holds.remember('ep', { allowed: false, waitMs: 50, reason: 'rate_limited' }, 1);
     holds.remember('ep', { allowed: true, probe: false }, 1);
     expect(holds.holdBack('ep', 1)).toBeNull();
+  });
+
+  it('holds a full cap that is slow to free for the time one slot is expected to take, then asks again', () => {
+    const c = clock();
+    const holds = new EndpointHolds(1_000, c.now);
+    holds.remember('slow', { allowed: false, waitMs: 500, reason: 'max_in_flight', hold: { holdMs: 500, spacingMs: 500 } }, 1);
+    expect(holds.holdBack('slow', 1)).toEqual({ waitMs: 1_000, reason: 'max_in_flight' });
+    c.advance(499);
+    expect(holds.holdBack('slow', 1)).toEqual({ waitMs: 1 + 1_000, reason: 'max_in_flight' });
+    c.advance(1);
+    expect(holds.holdBack('slow', 1)).toBeNull();
   });
 
   it('keeps counting its crowd across the gate’s answers while it trusts them, and spreads it 60 s at most', () => {
