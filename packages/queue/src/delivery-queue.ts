@@ -70,7 +70,7 @@ export interface DeliveryRefLike {
   /** Set when the first attempt was queued in a batch job. */
   batchId?: string | null;
   /** Names its job (see deliveryJobName). */
-  subscriptionId?: string;
+  subscriptionId: string;
 }
 
 export const toDeliveryJob = (ref: DeliveryRefLike): DeliveryJobData => ({ delivery: ref.id, attempt: ref.attemptCount + 1 });
