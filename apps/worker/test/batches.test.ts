@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endPendingDeliveries, findOverdueDeliveries } from '@hookrelay/db';
 import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
-import { delivery, publishTogether, settled, subscribe } from './helpers.ts';
+import { delivery, pausingOnce, publishTogether, settled, subscribe } from './helpers.ts';
 
 const batchIdsInDb = async (stack: Stack, ids: string[]) =>
   (await stack.db.sql<{ batch_id: string | null }[]>`select batch_id from deliveries where id = any(${ids}::uuid[])`).map((r) => r.batch_id);
@@ -128,17 +128,7 @@ describe('batch jobs for first attempts published together', () => {
   });
 
   it('holds a batch back whole while its endpoint is paused: one delayed job, no attempts spent', async () => {
-    let paused = false;
-    const r = await receiver((_req, res) => {
-      if (!paused) {
-        paused = true;
-        res.writeHead(429, { 'retry-after': '2' });
-        res.end();
-        return;
-      }
-      res.writeHead(200);
-      res.end('ok');
-    });
+    const r = await receiver(pausingOnce(2));
     await subscribe(tenant, { url: r.url, eventTypes: ['batch.paused'] });
     await publishTogether(stack, tenant, 'batch.paused', 1);
     await stack.startWorker();

@@ -1,6 +1,6 @@
 import { publishEvents, type DeliveryRef } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
-import type { Stack, Tenant } from '@hookrelay/testing';
+import type { ReceiverHandler, Stack, Tenant } from '@hookrelay/testing';
 
 export async function subscribe(tenant: Tenant, body: Record<string, unknown>) {
   const res = await tenant.client.post('/v1/subscriptions', body);
@@ -47,4 +47,19 @@ export async function publishTogether(stack: Stack, tenant: Tenant, type: string
   const refs = results.flatMap((r) => r.deliveries);
   await enqueueDeliveries(stack.queues, refs);
   return { events: results.map((r) => r.event.id), refs };
+}
+
+/** A receiver's handler that answers its first request 429 with `Retry-After: <seconds>`, then 200 for ever. */
+export function pausingOnce(seconds: number): ReceiverHandler {
+  let paused = false;
+  return (_req, res) => {
+    if (!paused) {
+      paused = true;
+      res.writeHead(429, { 'retry-after': String(seconds) });
+      res.end();
+      return;
+    }
+    res.writeHead(200);
+    res.end('ok');
+  };
 }

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, eventually, freePort, metricValue, samplesOf, scrapeMetrics, startReceiver, type MetricSample, type Receiver, type Tenant } from '@hookrelay/testing';
-import { deliveriesOf, publish, publishTogether, settled, subscribe } from './helpers.ts';
+import { deliveriesOf, pausingOnce, publish, publishTogether, settled, subscribe } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const answer = (res: ServerResponse, status: number) => {
@@ -130,16 +130,7 @@ describe("the worker's /metrics server", () => {
 
   it("holds back a paused endpoint's next batches from the gate's last answer, without asking it again", async () => {
     const tenant = await stack.createTenant('paused');
-    let paused = false;
-    const r = await startReceiver((_req, res) => {
-      if (!paused) {
-        paused = true;
-        res.writeHead(429, { 'retry-after': '2' });
-        res.end();
-        return;
-      }
-      answer(res, 200);
-    });
+    const r = await startReceiver(pausingOnce(2));
     receivers.push(r);
     await subscribe(tenant, { url: r.url, eventTypes: ['m.paused'] });
     const remembered = async () => metricValue(await scrape(), 'hookrelay_delivery_deferrals_remembered_total', { reason: 'retry_after' }) ?? 0;
