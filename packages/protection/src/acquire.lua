@@ -62,19 +62,19 @@ local function crowdSpread(pace)
 end
 
 -- A refusal for `holdMs` more, whatever the endpoint's slots: the crowd's spread on top.
-local function heldBack(holdMs, reason)
+local function holdFor(holdMs, reason)
   local pace = servedPerSecond()
   return {0, holdMs + crowdSpread(pace), reason, holdMs, math.floor(1000 / pace)}
 end
 
 local function admit(leaseId)
   local pauseUntil = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if pauseUntil > now then return heldBack(pauseUntil - now, 'retry_after') end
+  if pauseUntil > now then return holdFor(pauseUntil - now, 'retry_after') end
 
   local probe = false
   if redis.call('HGET', KEYS[1], 'state') == 'open' then
     local nextProbeAt = tonumber(redis.call('HGET', KEYS[1], 'nextProbeAt') or '0')
-    if now < nextProbeAt then return heldBack(nextProbeAt - now, 'circuit_open') end
+    if now < nextProbeAt then return holdFor(nextProbeAt - now, 'circuit_open') end
     local probeUntil = tonumber(redis.call('HGET', KEYS[1], 'probeUntil') or '0')
     -- Look again soon rather than at the lease's end: a probe usually answers in milliseconds.
     if probeUntil > now then return {0, math.min(probeUntil - now, 1000 + crowdSpread(servedPerSecond())), 'circuit_probing', 0, 0} end

@@ -28,6 +28,8 @@ interface Held {
  */
 export class EndpointHolds {
   private readonly held = new Map<string, Held>();
+  /** Answers are dropped when asked about after they expire; past this many, expired ones are swept. */
+  private sweepAt = 1_024;
 
   constructor(
     private readonly rememberMs = 1_000,
@@ -39,6 +41,7 @@ export class EndpointHolds {
     if (admission.allowed || !admission.hold) return;
     const { holdMs, spacingMs } = admission.hold;
     const now = this.now();
+    if (this.held.size >= this.sweepAt) this.sweep(now);
     const spread = Math.max(0, admission.waitMs - holdMs);
     const before = this.held.get(endpointId);
     // The gate counts only the current second's crowd; while an answer is trusted, this process
@@ -68,6 +71,17 @@ export class EndpointHolds {
     const spread = Math.min(h.nextSpreadMs, MAX_SPREAD_MS);
     h.nextSpreadMs += jobs * h.spacingMs;
     return { waitMs: h.until - now + spread, reason: h.reason };
+  }
+
+  /** Endpoints with an answer kept, expired or not. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Endpoints held back once and never asked about again would otherwise stay for ever. */
+  private sweep(now: number): void {
+    for (const [endpointId, h] of this.held) if (now >= h.forgetAt) this.held.delete(endpointId);
+    this.sweepAt = Math.max(1_024, 2 * this.held.size);
   }
 
   /** An attempt to the endpoint ended here (a slot freed, perhaps a probe answered): ask the gate again. */

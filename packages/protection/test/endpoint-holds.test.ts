@@ -75,4 +75,17 @@ describe('EndpointHolds', () => {
     holds.holdBack('ep', 40 * 120);
     expect(holds.holdBack('ep', 1)?.waitMs).toBe(10_000 + 60_000);
   });
+
+  it('keeps no more answers than endpoints held back within the last second, however many it saw', () => {
+    const c = clock();
+    const holds = new EndpointHolds(1_000, c.now);
+    for (let i = 0; i < 5_000; i++) {
+      holds.remember(`ep-${i}`, openFor(30_000), 1);
+      c.advance(1);
+    }
+    // Each sweep leaves only the answers of the last second.
+    expect(holds.size).toBeLessThanOrEqual(2_048);
+    expect(holds.holdBack('ep-4999', 1)?.reason).toBe('circuit_open');
+    expect(holds.holdBack('ep-0', 1)).toBeNull();
+  });
 });
