@@ -4,6 +4,7 @@ import { Stack, deleteRedisKeys, eventually, startReceiver, type Receiver, type 
 import { subscribe } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LEDGER_WAIT_MS = 90_000;
 
 /**
  * Ledger check: every accepted event's deliveries end `succeeded`, each reached its receiver at
@@ -16,9 +17,14 @@ async function ledger(stack: Stack, tenant: Tenant, receivers: Receiver[], publi
         count(*)::int as total from deliveries where tenant_id = ${tenant.id}`;
       return row!.open === 0 && row!.total === published.length * receivers.length;
     },
-    90_000,
+    LEDGER_WAIT_MS,
     250,
-  );
+  ).catch(async (err: Error) => {
+    // Say what is left open, so a slow drain can be told from a lost delivery.
+    const open = await stack.db.sql`select status, attempt_count, (batch_id is not null) as batched, count(*)::int as n
+      from deliveries where tenant_id = ${tenant.id} and status <> 'succeeded' group by 1, 2, 3 order by 4 desc`;
+    throw new Error(`${label}: ledger did not balance (${published.length * receivers.length} expected): ${JSON.stringify(open)}; ${err.message}`);
+  });
   let duplicates = 0;
   for (const receiver of receivers) {
     const seen = new Map<string, number>();
@@ -206,5 +212,5 @@ describe('chaos: Postgres unavailable for 30 s under load', () => {
       await Promise.all(receivers.map((r) => r.close()));
       await stack.close().catch(() => {});
     }
-  }, 120_000);
+  }, 34_000 + LEDGER_WAIT_MS + 20_000); // the load's 34 s, the ledger's wait, set-up and teardown
 });
