@@ -17,7 +17,7 @@ import { fastifyHello, naiveBullmq, naiveIngest, rawHttp } from './scenarios/bas
 import { deliveryRun } from './scenarios/delivery.ts';
 import { e2eRuns } from './scenarios/e2e.ts';
 import { ingestRun } from './scenarios/ingest.ts';
-import { noisyRun } from './scenarios/noisy.ts';
+import { noisyRounds } from './scenarios/noisy.ts';
 
 const SCENARIOS = ['baselines', 'delivery', 'ingest', 'e2e', 'backlog', 'noisy'] as const;
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -76,7 +76,7 @@ try {
   if (want('ingest')) results.ingest = await ingestRun(ctx);
   if (want('e2e')) results.e2e = await e2eRuns(ctx);
   if (want('backlog')) results.backlog = await backlogRun(ctx);
-  if (want('noisy')) results.noisy = await noisyRun(ctx);
+  if (want('noisy')) results.noisy = await noisyRounds(ctx);
 } finally {
   await receiver.close();
   await sandboxes.drop();

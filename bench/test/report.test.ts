@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { targets, type DeliveryRound } from '../src/report.ts';
 import type { DeliveryBaseline } from '../src/scenarios/baselines.ts';
 import type { DeliveryRun } from '../src/scenarios/delivery.ts';
+import type { NoisyRun } from '../src/scenarios/noisy.ts';
 
 const latency = { count: 1, p50: 1, p95: 1, p99: 1, max: 1 };
 const baseline = (perSecond: number): DeliveryBaseline => ({ count: 1000, perSecond, latency, peakRssMiB: 100 });
@@ -42,5 +43,32 @@ describe('delivery targets', () => {
   it('average the middle two of an even number of rounds', () => {
     const [naive] = delivery([round(1000, 2000, run(1, 1, 900)), round(1000, 2000, run(1, 1, 1200))]);
     expect(naive!.measured).toBe(1.05);
+  });
+});
+
+describe('noisy-neighbour target', () => {
+  const noisyRound = (p99Ratio: number): NoisyRun => ({
+    rate: 500,
+    quiet: latency,
+    noisy: latency,
+    p99Ratio,
+    sameLoad: latency,
+    p99RatioToSameLoad: 1,
+    cpu: { quiet: { msPerEvent: {}, machineBusyPct: 50 }, sameLoad: { msPerEvent: {}, machineBusyPct: 80 }, noisy: { msPerEvent: {}, machineBusyPct: 90 } },
+    peakRssMiB: {},
+    problems: [],
+  });
+  const noisy = (ratios: number[]) => targets({ noisy: ratios.map(noisyRound) }).find((t) => t.name.startsWith('healthy p99'));
+
+  it('takes the median of the rounds’ ratios, so one round’s hiccup does not decide it', () => {
+    expect(noisy([1.6, 3.4, 1.9])).toMatchObject({ measured: 1.9, met: true, target: '≤ 2.0×' });
+    expect(noisy([2.4, 1.1, 2.2])).toMatchObject({ measured: 2.2, met: false });
+    expect(noisy([1.6, 3.4, 1.9])!.name).toContain('median of 3 rounds');
+  });
+
+  it('with one round, is that round’s ratio', () => {
+    const t = noisy([2.5]);
+    expect(t).toMatchObject({ measured: 2.5, met: false });
+    expect(t!.name).not.toContain('median');
   });
 });

@@ -30,6 +30,17 @@ export interface NoisyRun {
 const HEALTHY = 3;
 
 /**
+ * `noisyRounds` runs of `noisyRun`, each on a stack and database of its own: a round after another
+ * on the same stack would start beside the last one's neighbour backlog, its healthy-only phase
+ * included.
+ */
+export async function noisyRounds(ctx: Context): Promise<NoisyRun[]> {
+  const rounds: NoisyRun[] = [];
+  for (let i = 0; i < ctx.opts.noisyRounds; i++) rounds.push(await noisyRun(ctx));
+  return rounds;
+}
+
+/**
  * Noisy neighbour: one tenant, three healthy endpoints and one that times out, all with the
  * default per-endpoint protection. First the healthy share of the traffic alone, then the same
  * share beside nine times as much for the endpoint that never answers.
