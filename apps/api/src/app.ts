@@ -1,10 +1,10 @@
 import sensible from '@fastify/sensible';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Db } from '@hookrelay/db';
-import { EndpointGuard } from '@hookrelay/protection';
+import { EndpointGuard, EndpointHolds, listenForHolds } from '@hookrelay/protection';
 import type { ApiMetrics } from '@hookrelay/metrics';
 import type { Queues } from '@hookrelay/queue';
 import { adminAuth, tenantAuth } from './plugins/auth.ts';
@@ -74,6 +74,20 @@ export interface AppDeps {
   limits?: ApiLimits;
 }
 
+/**
+ * The holds the workers announce (`EndpointGuard.announceHold`), kept on a subscribed connection
+ * of its own that waits out Redis outages; closed with the app.
+ */
+function listenToWorkers(app: FastifyInstance, deps: AppDeps): EndpointHolds {
+  const holds = new EndpointHolds();
+  const subscriber = deps.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+  subscriber.on('error', (err: Error) => app.log.warn({ err: err.message }, 'redis connection problem (hold notices)'));
+  const listening = listenForHolds(subscriber, deps.redisPrefix, holds);
+  listening.subscribed.catch((err: unknown) => app.log.warn({ err }, 'could not subscribe to hold notices'));
+  app.addHook('onClose', () => listening.stop());
+  return holds;
+}
+
 export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger ? (deps.logger as FastifyBaseLogger) : undefined,
@@ -97,9 +111,10 @@ export async function buildApp(deps: AppDeps) {
   const guard = new EndpointGuard(deps.redis, deps.redisPrefix);
   const limits = deps.limits ?? DEFAULT_API_LIMITS;
   const rateLimits = await registerRateLimits(app, { redis: deps.redis, redisPrefix: deps.redisPrefix, limits });
-  const publisher = createPublisher(db, queues, app.log);
+  const holds = listenToWorkers(app, deps);
+  const publisher = createPublisher(db, { queues, holds, metrics }, app.log);
   const apiKeys = new ApiKeyCache(db);
-  const routeDeps = { db, queues, guard, publisher, apiKeys, publicUrl: deps.publicUrl, metrics, limits };
+  const routeDeps = { db, queues, guard, holds, publisher, apiKeys, publicUrl: deps.publicUrl, metrics, limits };
 
   await app.register(healthRoutes, { db, redis: deps.redis });
 

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { FanoutCache, GroupCommit, isDatabaseUnavailable, publishEvents, type Db, type PublishInput, type PublishRequest, type PublishResult } from '@hookrelay/db';
-import type { Queues } from '@hookrelay/queue';
 import { enqueueCommitted } from './routes/deps.ts';
 
 /**
@@ -33,9 +32,9 @@ export interface Publisher {
  * A batch that fails for any reason but an unreachable database is split, each publish retried on
  * its own, so one request's problem never fails its neighbours.
  */
-export function createPublisher(db: Db, queues: Queues, log: FastifyBaseLogger): Publisher {
+export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueCommitted>[0], log: FastifyBaseLogger): Publisher {
   const enqueue = (results: PublishResult[]) =>
-    enqueueCommitted(queues, results.flatMap((r) => r.deliveries), log, { events: results.map((r) => r.event.id) });
+    enqueueCommitted(enqueueTo, results.flatMap((r) => r.deliveries), log, { events: results.map((r) => r.event.id) });
 
   // Each tenant's fan-out targets, kept between batches: the insert checks they are still current.
   const targets = new FanoutCache();

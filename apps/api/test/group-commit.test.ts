@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EndpointHolds } from '@hookrelay/protection';
 import { Stack, type Tenant } from '@hookrelay/testing';
 import { createPublisher } from '../src/publisher.ts';
 import { subscribe } from './helpers.ts';
@@ -58,7 +59,7 @@ describe('publishing in groups', () => {
   });
 
   it('fails only the publish that cannot be stored, not the others committed with it', async () => {
-    const publisher = createPublisher(stack.db, stack.queues, pino({ level: 'silent' }));
+    const publisher = createPublisher(stack.db, { queues: stack.queues, holds: new EndpointHolds() }, pino({ level: 'silent' }));
     const ghost = randomUUID(); // no such tenant: its event breaks the foreign key
     const outcomes = await Promise.allSettled([
       publisher.publish(a.id, { type: 'order.created', data: { n: 1 } }),

@@ -155,6 +155,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     // the next jobs wait for it in this process instead.
     if (!admission.allowed && (admission.reason !== 'max_in_flight' || (admission.hold?.holdMs ?? 0) >= slotWaits.maxWaitMs)) {
       holds.remember(endpointId, admission, jobs);
+      deps.guard.announceHold(endpointId, admission, jobs);
     }
     return admission;
   }

@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@hookrelay/config';
 import { createDb, GroupCommit, isDatabaseUnavailable, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
-import { EndpointGuard } from '@hookrelay/protection';
+import { EndpointGuard, EndpointHolds, listenForHolds } from '@hookrelay/protection';
 import {
   attemptJobId,
   createQueues,
@@ -106,10 +106,18 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
   const loaders = createLoaders(db);
 
   const emit = createOperationalEvents(db, queues, logger);
+  const guard = new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX);
+  // What the other processes' gate answers and resets say, on a subscribed connection of its own.
+  const holds = new EndpointHolds();
+  const notices = createRedis(config.REDIS_URL, 'worker');
+  notices.on('error', redisProblem);
+  const listening = listenForHolds(notices, config.HOOKRELAY_REDIS_PREFIX, holds, guard.origin);
+  listening.subscribed.catch((err: unknown) => logger.warn({ err }, 'could not subscribe to hold notices'));
   const processor = createDeliveryProcessor({
     ...loaders,
     sender,
-    guard: new EndpointGuard(guardRedis, config.HOOKRELAY_REDIS_PREFIX),
+    guard,
+    holds,
     record: (r) => recorder.add(r),
     scheduleRetry: (data, delayMs, subscriptionId) => enqueueRetry(queues, data, delayMs, subscriptionId),
     queueFirstAttempt: (data, delayMs, subscriptionId) => enqueueFirstAttempt(queues, data, delayMs, subscriptionId),
@@ -231,6 +239,7 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
       await sender.close();
       await redis.quit().catch(() => redis.disconnect());
       await guardRedis.quit().catch(() => guardRedis.disconnect());
+      await listening.stop();
       await db.close();
       await metricsServer?.close();
       logger.info('worker stopped');

@@ -89,7 +89,15 @@ export function createApiMetrics(options: MetricsOptions & { queueDepth?: QueueD
     },
   });
 
-  return { registry, eventsIngested, httpRequestDuration, queueJobs };
+  const heldAtEnqueue = new Counter({
+    name: `${METRIC_PREFIX}deliveries_held_at_enqueue_total`,
+    help: "Deliveries the API queued already delayed, told by a worker that their endpoint takes nothing for a while, by the admission gate's reason",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of REMEMBERED_DEFERRAL_REASONS) heldAtEnqueue.inc({ reason }, 0);
+
+  return { registry, eventsIngested, httpRequestDuration, queueJobs, heldAtEnqueue };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

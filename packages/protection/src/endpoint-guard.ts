@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import DataLoader from 'dataloader';
 import type { Redis } from 'ioredis';
 import type { ProtectionSettings } from '@hookrelay/domain';
 import { queuePrefix } from '@hookrelay/queue';
+import { holdChannel, holdNotice, resetNotice } from './hold-notices.ts';
 
 const script = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 const ACQUIRE = script('acquire.lua');
@@ -103,13 +105,15 @@ function perTurn<R>(
  * endpoint made in the same turn of the event loop go to Redis as one script call.
  */
 export class EndpointGuard {
+  /** Names this client's hold notices, so that its own process skips them (`listenForHolds`). */
+  readonly origin = randomBytes(9).toString('base64url');
   private readonly base: string;
   private readonly acquires: DataLoader<GateCall, Admission>;
   private readonly records: DataLoader<GateCall, { transition: Transition; failingSince: number | null }>;
 
   constructor(
     private readonly redis: Redis,
-    prefixName: string,
+    private readonly prefixName: string,
   ) {
     this.base = `${queuePrefix(prefixName)}:endpoint:`;
     // Defined commands run by EVALSHA: the script text crosses the wire once per connection.
@@ -217,9 +221,23 @@ export class EndpointGuard {
     };
   }
 
-  /** Forgets everything about an endpoint: used when a tenant re-enables or deletes it. */
+  /**
+   * Forgets everything about an endpoint: used when a tenant re-enables or deletes it. The API
+   * and worker processes forget the holds they remember of it (`listenForHolds`) too.
+   */
   async reset(endpointId: string): Promise<void> {
     const k = this.keys(endpointId);
     await this.redis.del(k.breaker, k.leases, k.tat, k.pause, k.window, k.waiting, k.slots, k.admitted);
+    await this.redis.publish(holdChannel(this.prefixName), resetNotice(endpointId));
+  }
+
+  /**
+   * Tells the other processes (`listenForHolds`) of a refusal that holds the endpoint back for a
+   * while, standing for `jobs` jobs: the API adds its next jobs already delayed, other workers
+   * hold them back without asking. Never throws and is not waited for: a notice is a hint.
+   */
+  announceHold(endpointId: string, admission: Admission, jobs: number): void {
+    if (admission.allowed || !admission.hold) return;
+    this.redis.publish(holdChannel(this.prefixName), holdNotice(endpointId, { ...admission, hold: admission.hold }, jobs, this.origin)).catch(() => {});
   }
 }

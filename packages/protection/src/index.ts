@@ -1,2 +1,3 @@
 export * from './endpoint-guard.ts';
 export * from './endpoint-holds.ts';
+export * from './hold-notices.ts';

@@ -170,32 +170,37 @@ export async function enqueueFirstAttempt(queues: Queues, data: DeliveryJobData,
   await queues.deliveries.add(deliveryJobName(subscriptionId), data, deliveryJobOptions(data, delayMs));
 }
 
+export interface EnqueueOptions {
+  /** Gives up waiting for Redis after this long (BullMQ would otherwise wait for it to come back). */
+  timeoutMs?: number;
+  /**
+   * How long jobs to a subscription should wait before a worker looks at them (`jobs` of them in
+   * one job: a batch), when its endpoint is known to take nothing for now; 0 or undefined: none.
+   */
+  holdFor?: (subscriptionId: string, jobs: number) => number | undefined;
+}
+
 /**
  * Adds the due attempt of each delivery: first attempts published together to one subscription
  * (refs with a batchId) as one batch job, the rest as one job each. A batch must come whole in
- * one call: the job of a batch already queued is not added again. With `timeoutMs`, gives up
- * waiting after that long (BullMQ would otherwise wait for Redis to come back); jobs that land
- * later are harmless, being keyed by attempt.
+ * one call: the job of a batch already queued is not added again. With `timeoutMs`, jobs that land
+ * after it are harmless, being keyed by attempt.
  */
-export async function enqueueDeliveries(
-  queues: Queues,
-  refs: readonly DeliveryRefLike[],
-  { timeoutMs }: { timeoutMs?: number } = {},
-): Promise<void> {
+export async function enqueueDeliveries(queues: Queues, refs: readonly DeliveryRefLike[], { timeoutMs, holdFor }: EnqueueOptions = {}): Promise<void> {
   if (refs.length === 0) return;
   const { singles, batches } = splitBatches(refs);
   const firsts = singles.filter(isFirstOfRound);
   const later = singles.filter((r) => !isFirstOfRound(r));
+  const delayOf = (subscriptionId: string | undefined, jobs: number) => (subscriptionId && holdFor?.(subscriptionId, jobs)) || 0;
   const bulk = (batch: readonly DeliveryRefLike[]) =>
     batch.map((ref) => {
       const data = toDeliveryJob(ref);
-      return { name: deliveryJobName(ref.subscriptionId), data, opts: deliveryJobOptions(data) };
+      return { name: deliveryJobName(ref.subscriptionId), data, opts: deliveryJobOptions(data, delayOf(ref.subscriptionId, 1)) };
     });
-  const batchJobs = [...batches].map(([batchId, { subscriptionId, deliveries }]) => ({
-    name: batchJobName(subscriptionId),
-    data: { deliveries },
-    opts: { jobId: batchId },
-  }));
+  const batchJobs = [...batches].map(([batchId, { subscriptionId, deliveries }]) => {
+    const delay = Math.round(delayOf(subscriptionId, deliveries.length));
+    return { name: batchJobName(subscriptionId), data: { deliveries }, opts: delay > 0 ? { jobId: batchId, delay } : { jobId: batchId } };
+  });
   const adding = Promise.all([
     firsts.length > 0 ? queues.deliveries.addBulk(bulk(firsts)) : undefined,
     later.length > 0 ? queues.retries.addBulk(bulk(later)) : undefined,

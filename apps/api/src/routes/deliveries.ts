@@ -16,7 +16,8 @@ function presentDelivery<T extends { nextAttemptAt: Date | null; createdAt: Date
   return { ...d, nextAttemptAt: iso(d.nextAttemptAt), createdAt: d.createdAt.toISOString(), updatedAt: d.updatedAt.toISOString() };
 }
 
-export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues }) => {
+export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { db, queues } = deps;
   app.get(
     '/deliveries',
     {
@@ -77,7 +78,7 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const result = await startNewRound(db, request.tenantId, id);
       if (result.outcome === 'not_found') throw notFound('delivery');
       if (result.outcome === 'pending') throw new HttpError(409, 'delivery is still pending: it already has attempts scheduled');
-      await enqueueCommitted(queues, [result.delivery], request.log, { deliveryId: id }, () => queues.deadLetters.remove(id));
+      await enqueueCommitted(deps, [result.delivery], request.log, { deliveryId: id }, () => queues.deadLetters.remove(id));
       return reply.code(202).send({ id, status: 'pending' as const });
     },
   );

@@ -1,6 +1,6 @@
 import type { Db } from '@hookrelay/db';
 import type { ApiMetrics } from '@hookrelay/metrics';
-import type { EndpointGuard } from '@hookrelay/protection';
+import type { EndpointGuard, EndpointHolds } from '@hookrelay/protection';
 import { enqueueDeliveries, type Queues } from '@hookrelay/queue';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiLimits } from '../limits.ts';
@@ -11,6 +11,8 @@ export interface RouteDeps {
   db: Db;
   queues: Queues;
   guard: EndpointGuard;
+  /** Holds the workers told of (`listenForHolds`): jobs to such endpoints are queued already delayed. */
+  holds: EndpointHolds;
   /** Publishes events through the group commit. */
   publisher: Publisher;
   /** Tenant API key lookups, cached briefly; revoking a key must clear it. */
@@ -30,18 +32,26 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
  * Enqueues deliveries a request has just committed. The commit already made them owed, so a
  * Redis that is down or slow is logged, not answered with an error: the reconciler enqueues them
  * from Postgres later. `before` runs first under the same rule (dropping a stale dead letter, say).
+ * Jobs to an endpoint a worker said takes nothing for now are added delayed to when that worker
+ * would have sent them back, so no worker fetches them only to put them back.
  */
 export async function enqueueCommitted(
-  queues: Queues,
+  deps: Pick<RouteDeps, 'queues' | 'holds' | 'metrics'>,
   refs: Parameters<typeof enqueueDeliveries>[1],
   log: FastifyBaseLogger,
   context: Record<string, unknown>,
   before?: () => Promise<unknown>,
 ): Promise<void> {
+  const { queues, holds, metrics } = deps;
+  const holdFor = (subscriptionId: string, jobs: number) => {
+    const held = holds.holdBack(subscriptionId, jobs);
+    if (held) metrics?.heldAtEnqueue.inc({ reason: held.reason }, jobs);
+    return held?.waitMs;
+  };
   try {
     if (!queues.connected()) throw new Error('Redis is not connected');
     await before?.();
-    await enqueueDeliveries(queues, refs, { timeoutMs: ENQUEUE_TIMEOUT_MS });
+    await enqueueDeliveries(queues, refs, { timeoutMs: ENQUEUE_TIMEOUT_MS, holdFor });
   } catch (err) {
     log.warn({ err, ...context }, 'enqueue failed; the reconciler will pick the deliveries up');
   }

@@ -30,7 +30,8 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string | unde
  * `POST /in/:sourceId`: a provider's webhook. The provider's signature is the authentication, so
  * the body is kept as raw bytes, verified before anything is stored, and only then parsed.
  */
-export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, queues, metrics }) => {
+export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { db, metrics } = deps;
   // Encapsulated to this plugin: every content type arrives as the exact bytes that were signed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: INGEST_BODY_LIMIT }, (_request, body, done) => done(null, body));
@@ -92,7 +93,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
         source: { sourceId, provider, dedupKey: description.dedupKey === null ? null : storableKey(description.dedupKey), headers: description.sourceHeaders },
       });
       if (!result.duplicate) metrics?.eventsIngested.inc({ origin: 'source' });
-      await enqueueCommitted(queues, result.deliveries, request.log, { eventId: result.eventId });
+      await enqueueCommitted(deps, result.deliveries, request.log, { eventId: result.eventId });
       return reply.send({ received: true, eventId: result.eventId, duplicate: result.duplicate });
     },
   );
