@@ -67,6 +67,8 @@ interface Deferral {
  */
 interface BatchGate {
   first?: Promise<Admission>;
+  /** The lease the first member asked for: the others ask right behind it when they can. */
+  firstLeaseId?: string;
   /** Members the batch holds: what the first answer holds back when it holds back the batch. */
   size: number;
 }
@@ -144,8 +146,8 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
   const holds = deps.holds ?? new EndpointHolds();
 
   /** Asks the gate; an endpoint at its in-flight cap gets a short wait here before the job is deferred. */
-  async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string, jobs = 1): Promise<Admission> {
-    let admission = await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { jobs });
+  async function admit(endpointId: string, protection: ProtectionSettings, leaseId: string, jobs = 1, asked?: Admission): Promise<Admission> {
+    let admission = asked ?? (await deps.guard.acquire(endpointId, protection, leaseId, deps.leaseMs, { jobs }));
     const giveUpAt = Date.now() + slotWaits.maxWaitMs;
     while (!admission.allowed && admission.reason === 'max_in_flight' && Date.now() < giveUpAt && slotWaits.canWait(endpointId)) {
       await slotWaits.wait(endpointId, giveUpAt - Date.now());
@@ -170,9 +172,14 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (!gate) return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
     if (!gate.first) {
       // Asked for the whole batch: refused, it holds back every member, and they count as waiting.
+      gate.firstLeaseId = leaseId;
       const admission = await (gate.first = admit(endpointId, protection, leaseId, gate.size));
       return { admission, wholeBatch: endpointWide(admission) };
     }
+    // Members that reach the gate in the first's turn (their reads come back together) ask in the
+    // same round trip, right behind it; the gate answers them only if the first may go.
+    const together = await deps.guard.acquireAfter(gate.firstLeaseId!, endpointId, protection, leaseId, deps.leaseMs);
+    if (together) return { admission: await admit(endpointId, protection, leaseId, 1, together), wholeBatch: false };
     const first = await gate.first.catch(() => null);
     if (first && endpointWide(first)) return { admission: first, wholeBatch: true };
     return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };

@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endPendingDeliveries, findOverdueDeliveries } from '@hookrelay/db';
-import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { Stack, TEST_REDIS_URL, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
 import { delivery, pausingOnce, publishTogether, settled, subscribe } from './helpers.ts';
 
@@ -93,6 +94,32 @@ describe('batch jobs for first attempts published together', () => {
       expect(new Set(r.requests.map((q) => q.headers['webhook-id'])).size).toBe(40);
     } finally {
       await stack.stopWorkers();
+    }
+  });
+
+  it("admits a batch's members at the gate in one script call with its first", async () => {
+    const r = await receiver();
+    const sub = await subscribe(tenant, { url: r.url, eventTypes: ['batch.together'] });
+    await publishTogether(stack, tenant, 'batch.together', 8);
+    // Every command Redis runs, from any client; the gate's admissions for this endpoint are the
+    // script calls naming its key of attempts admitted this second. A first EVALSHA on a connection
+    // may be sent again as EVAL: the same call.
+    const monitored = new Redis(TEST_REDIS_URL);
+    const monitor = await monitored.monitor();
+    const admissions = new Map<string, string[]>();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const script = args[0]?.toLowerCase() === 'evalsha' || args[0]?.toLowerCase() === 'eval';
+      if (script && args.some((a) => a.endsWith(`:endpoint:${sub.id}:admitted`))) admissions.set(args.slice(2).join(' '), args.slice(2));
+    });
+    await stack.startWorker();
+    try {
+      await r.waitFor(8, 15_000);
+      expect(admissions.size).toBe(1);
+      // The key count, 7 keys, 5 settings, then 3 arguments per request: the first and seven behind it.
+      expect([...admissions.values()][0]!.length - 1 - 7 - 5).toBe(8 * 3);
+    } finally {
+      await stack.stopWorkers();
+      monitored.disconnect();
     }
   });
 

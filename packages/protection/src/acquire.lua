@@ -4,13 +4,17 @@
 --       6 next free rate-limit slot for a waiting job, 7 attempts admitted in the current second
 -- ARGV: 1 lease ms, 2 max in flight (0: no cap), 3 rate per second (0: none), 4 burst, 5 probe lease ms,
 --       then per request: lease id, how many jobs it stands for (a batch held back whole waits as
---       all of its members; '0' when it asks again after a short wait of its own: no more jobs waiting)
+--       all of its members; '0' when it asks again after a short wait of its own: no more jobs waiting),
+--       and the lease id of the batch's first request that it follows ('' for none)
 -- Returns {allowed (1/0), wait ms, reason, hold ms, spacing ms} per request, flattened. For a
 -- refusal by a Retry-After pause, an open breaker or a full in-flight cap, hold ms is how long the
 -- endpoint takes nothing for sure or as expected (the pause, the cooldown, the time one slot is
 -- expected to take to free) and spacing ms how much later than the last each further job is sent
 -- back, so a worker can hold back that endpoint's next jobs the same way without asking; 0 and 0
--- otherwise. Time is Redis's, so worker clocks do not matter.
+-- otherwise. A request that follows its batch's first is answered only if that first was asked
+-- earlier in this call and was admitted or merely rate-limited; otherwise its answer is
+-- {0, 0, 'follows', 0, 0}, with nothing changed, and it asks again once the first's answer is
+-- known. Time is Redis's, so worker clocks do not matter.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[1])
@@ -120,9 +124,20 @@ local function admit(leaseId)
   return {1, 0, 'ok', 0, 0}
 end
 
+-- Whether each first request of this call left its batch free to ask: admitted or rate-limited
+-- (a rate limit holds back each member on its own), not held back as a whole.
+local batchMayAsk = {}
 local replies = {}
-for i = 6, #ARGV, 2 do
+for i = 6, #ARGV, 3 do
   jobs = tonumber(ARGV[i + 1])
-  for _, v in ipairs(admit(ARGV[i])) do replies[#replies + 1] = v end
+  local lease, first = ARGV[i], ARGV[i + 2]
+  local reply
+  if first ~= '' and not batchMayAsk[first] then
+    reply = {0, 0, 'follows', 0, 0}
+  else
+    reply = admit(lease)
+    if first == '' then batchMayAsk[lease] = reply[1] == 1 or reply[3] == 'rate_limited' end
+  end
+  for _, v in ipairs(reply) do replies[#replies + 1] = v end
 end
 return replies

@@ -77,9 +77,11 @@ function perTurn<R>(
   send: (endpointId: string, args: (string | number)[]) => Promise<(string | number)[]>,
   width: number,
   reply: (flat: (string | number)[], at: number) => R,
+  onDispatch?: () => void,
 ) {
   return new DataLoader<GateCall, R>(
     async (calls) => {
+      onDispatch?.();
       const answers: (R | Error)[] = new Array(calls.length);
       await Promise.all(
         [...byEndpoint(calls).values()].map(async (members) => {
@@ -108,7 +110,9 @@ export class EndpointGuard {
   /** Names this client's hold notices, so that its own process skips them (`listenForHolds`). */
   readonly origin = randomBytes(9).toString('base64url');
   private readonly base: string;
-  private readonly acquires: DataLoader<GateCall, Admission>;
+  private readonly acquires: DataLoader<GateCall, Admission | null>;
+  /** Lease ids of the admissions asked in this turn, not yet sent: those a batch member can follow. */
+  private unsent = new Set<string>();
   private readonly records: DataLoader<GateCall, { transition: Transition; failingSince: number | null }>;
 
   constructor(
@@ -123,13 +127,14 @@ export class EndpointGuard {
     this.acquires = perTurn((endpointId, args) => {
       const k = this.keys(endpointId);
       return commands.hookrelayAcquire(k.breaker, k.leases, k.tat, k.pause, k.waiting, k.slots, k.admitted, ...args);
-    }, 5, (flat, at): Admission => {
+    }, 5, (flat, at): Admission | null => {
       const [allowed, waitMs, reason] = [Number(flat[at]), Number(flat[at + 1]), String(flat[at + 2])];
       if (allowed === 1) return { allowed: true, probe: reason === 'probe' };
+      if (reason === 'follows') return null;
       const [holdMs, spacingMs] = [Number(flat[at + 3]), Number(flat[at + 4])];
       const denial = { allowed: false, waitMs: Math.max(1, waitMs), reason: reason as DenyReason } as const;
       return holdMs > 0 ? { ...denial, hold: { holdMs, spacingMs } } : denial;
-    });
+    }, () => (this.unsent = new Set()));
     this.records = perTurn((endpointId, args) => {
       const k = this.keys(endpointId);
       return commands.hookrelayRecord(k.breaker, k.leases, k.pause, k.window, ...args);
@@ -167,11 +172,33 @@ export class EndpointGuard {
     leaseMs: number,
     { again = false, jobs = 1 }: { again?: boolean; jobs?: number } = {},
   ): Promise<Admission> {
+    this.unsent.add(leaseId);
+    return (await this.ask(endpointId, settings, [leaseId, again ? 0 : Math.max(1, Math.floor(jobs)), ''], leaseMs))!;
+  }
+
+  /**
+   * Asks for a batch member right behind the batch's first request (`firstLeaseId`), in the same
+   * script call, when that request was made in this turn and is not sent yet: admitted with it in
+   * one round trip, unless the first is held back other than by the rate limit. Answers null,
+   * with nothing asked or changed, when the member must wait for the first's answer instead.
+   */
+  async acquireAfter(
+    firstLeaseId: string,
+    endpointId: string,
+    settings: ProtectionSettings,
+    leaseId: string,
+    leaseMs: number,
+  ): Promise<Admission | null> {
+    if (!this.unsent.has(firstLeaseId)) return null;
+    return this.ask(endpointId, settings, [leaseId, 1, firstLeaseId], leaseMs);
+  }
+
+  private ask(endpointId: string, settings: ProtectionSettings, own: (string | number)[], leaseMs: number) {
     const rate = settings.rateLimit;
     return this.acquires.load({
       endpointId,
       settings: [leaseMs, settings.maxInFlight, rate?.perSecond ?? 0, rate?.burst ?? 1, leaseMs],
-      own: [leaseId, again ? 0 : Math.max(1, Math.floor(jobs))],
+      own,
     });
   }
 

@@ -274,4 +274,57 @@ describe('EndpointGuard', () => {
       counted.disconnect();
     }
   });
+
+  it('admits a batch member in its first request\'s call, right behind it, only while the first may go', async () => {
+    const k = (ep: string, key: string) => `${queuePrefix(prefix)}:endpoint:${ep}:${key}`;
+    // The first admitted: members behind it are judged in the same call, against the cap.
+    const ep = randomUUID();
+    const capped = settings({ maxInFlight: 3 });
+    const [first, ...members] = await Promise.all([
+      guard.acquire(ep, capped, 'first', 5_000, { jobs: 4 }),
+      ...['m1', 'm2', 'm3'].map((l) => guard.acquireAfter('first', ep, capped, l, 5_000)),
+    ]);
+    expect(first.allowed).toBe(true);
+    expect(members.map((a) => a && a.allowed)).toEqual([true, true, false]);
+    expect(members[2]).toMatchObject({ allowed: false, reason: 'max_in_flight' });
+    expect(await redis.zrange(k(ep, 'leases'), 0, -1)).toEqual(expect.arrayContaining(['first', 'm1', 'm2']));
+
+    // The first held back by a pause: the members are not judged, and count for nothing waiting.
+    const paused = randomUUID();
+    const lease = randomUUID();
+    expect((await guard.acquire(paused, settings(), lease, 5_000)).allowed).toBe(true);
+    await guard.record(paused, settings(), lease, 'neutral', { retryAfterMs: 10_000 });
+    const [held, ...behind] = await Promise.all([
+      guard.acquire(paused, settings(), 'first', 5_000, { jobs: 3 }),
+      guard.acquireAfter('first', paused, settings(), 'm1', 5_000),
+      guard.acquireAfter('first', paused, settings(), 'm2', 5_000),
+    ]);
+    expect(held).toMatchObject({ allowed: false, reason: 'retry_after' });
+    expect(behind).toEqual([null, null]);
+    expect(await redis.get(k(paused, 'waiting'))).toBe('3');
+
+    // Rate-limited, each member waits for a slot of its own, later than the first's.
+    const limited = randomUUID();
+    const rate = settings({ maxInFlight: 0, rateLimit: { perSecond: 10, burst: 1 } });
+    expect((await guard.acquire(limited, rate, randomUUID(), 5_000)).allowed).toBe(true);
+    const [r0, r1, r2] = await Promise.all([
+      guard.acquire(limited, rate, 'first', 5_000, { jobs: 3 }),
+      guard.acquireAfter('first', limited, rate, 'm1', 5_000),
+      guard.acquireAfter('first', limited, rate, 'm2', 5_000),
+    ]);
+    const waits = [r0, r1, r2].map((a) => (a && !a.allowed && a.reason === 'rate_limited' ? a.waitMs : null));
+    expect(waits.every((w) => w !== null)).toBe(true);
+    expect(waits[1]!).toBeGreaterThan(waits[0]!);
+    expect(waits[2]!).toBeGreaterThan(waits[1]!);
+  });
+
+  it('answers a batch member asking after its first request was sent with null, asking nothing', async () => {
+    const ep = randomUUID();
+    const s = settings({ maxInFlight: 5 });
+    const asked = guard.acquire(ep, s, 'first', 5_000, { jobs: 2 });
+    await new Promise((r) => setImmediate(r));
+    expect(await guard.acquireAfter('first', ep, s, 'late', 5_000)).toBeNull();
+    expect((await asked).allowed).toBe(true);
+    expect(await redis.zrange(`${queuePrefix(prefix)}:endpoint:${ep}:leases`, 0, -1)).toEqual(['first']);
+  });
 });
