@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { DelayedError, type Job } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -19,6 +20,7 @@ import { attemptJobId, subscriptionOfJob, type DeadLetterJobData, type DeliveryB
 import type { WebhookResponse, WebhookSender } from './http/send-webhook.ts';
 import type { OperationalEvents } from './operational-events.ts';
 import { webhookBody } from './payload.ts';
+import { KnownProtection } from './known-protection.ts';
 import { SlotWaits } from './slot-waits.ts';
 
 export interface ProcessorDeps {
@@ -51,6 +53,19 @@ export interface ProcessorDeps {
   batchConcurrency?: number;
   /** The gate's answers about endpoints that take nothing for now; one per processor when absent. */
   holds?: EndpointHolds;
+}
+
+/** The gate's answer for one attempt, and whether it is its batch's first answer, holding back every member. */
+interface MemberAdmission {
+  admission: Admission;
+  wholeBatch: boolean;
+}
+
+/** An admission asked before the delivery's read, with the protection settings it was judged by. */
+interface EarlyAdmission {
+  endpointId: string;
+  protection: ProtectionSettings;
+  admission: Promise<MemberAdmission>;
 }
 
 /** Why an attempt did not happen now: it waits `waitMs` off the worker, without using up an attempt. */
@@ -162,13 +177,36 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     return admission;
   }
 
+  /** Each endpoint's protection settings as its last read found them, for `askEarly`. */
+  const knownProtection = new KnownProtection();
+
+  /**
+   * Asks the gate while the delivery is read, with the endpoint's protection as last read, when
+   * the job names its endpoint: the request goes one round trip sooner. `attemptOne` checks the
+   * guess against the read and withdraws the admission when it does not apply.
+   */
+  function askEarly(endpointId: string | undefined, leaseId: string, gate: BatchGate | undefined): EarlyAdmission | undefined {
+    const protection = endpointId === undefined ? undefined : knownProtection.get(endpointId);
+    if (endpointId === undefined || protection === undefined) return undefined;
+    const admission = admitMember(gate, endpointId, protection, leaseId);
+    // Awaited by the attempt, or by `withdraw`; marked handled now in case the read fails first.
+    admission.catch(() => {});
+    return { endpointId, protection, admission };
+  }
+
+  /** Frees the lease of an early admission that will not be used (a refusal holds nothing). */
+  async function withdraw(early: EarlyAdmission | undefined, leaseId: string) {
+    const asked = early && (await early.admission.catch(() => null));
+    if (asked?.admission.allowed) await deps.guard.record(early!.endpointId, early!.protection, leaseId, 'neutral');
+  }
+
   /** Answers the admission, and whether it is the batch's first answer that holds back every member. */
   async function admitMember(
     gate: BatchGate | undefined,
     endpointId: string,
     protection: ProtectionSettings,
     leaseId: string,
-  ): Promise<{ admission: Admission; wholeBatch: boolean }> {
+  ): Promise<MemberAdmission> {
     if (!gate) return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
     if (!gate.first) {
       // Asked for the whole batch: refused, it holds back every member, and they count as waiting.
@@ -195,14 +233,25 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     attempt: number,
     signal?: AbortSignal,
     batch?: { id: string | undefined; gate: BatchGate },
+    endpointId?: string,
   ): Promise<AttemptRun> {
-    const row = await deps.loadDelivery(deliveryId);
+    // Unique while the attempt is owed, whichever job (its own or a batch) runs it.
+    const leaseId = attemptJobId(deliveryId, attempt);
+    const early = askEarly(endpointId, leaseId, batch?.gate);
+    let row: DeliveryForAttempt | undefined;
+    try {
+      row = await deps.loadDelivery(deliveryId);
+    } catch (err) {
+      await withdraw(early, leaseId);
+      throw err;
+    }
     // A leftover job (re-enqueued just as its delivery finished, or for an attempt already made,
     // or a batch job still queued when its member was ended and replayed in a round of its own)
     // must not send again.
     if (row?.status !== 'pending' || row.attemptCount >= attempt || (batch !== undefined && row.batchId !== batch.id)) {
       const progress = row && { status: row.status, attemptCount: row.attemptCount };
       logger.debug({ deliveryId, attempt, progress }, 'attempt no longer owed; job dropped');
+      await withdraw(early, leaseId);
       return { deferral: null };
     }
     const data = attemptRef(row, attempt);
@@ -210,13 +259,17 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
 
     const blocked = unattemptable(sub);
     if (blocked) {
+      await withdraw(early, leaseId);
       await finishDead(data, data.attempt - 1, null, blocked, event.type, null);
       return { deferral: null };
     }
     const protection = effectiveProtection(sub, sub.tenantSettings);
-    // Unique while the attempt is owed, whichever job (its own or a batch) runs it.
-    const leaseId = attemptJobId(deliveryId, attempt);
-    const { admission, wholeBatch } = await admitMember(batch?.gate, sub.id, protection, leaseId);
+    knownProtection.remember(sub.id, protection);
+    let asked: MemberAdmission | undefined;
+    if (early && early.endpointId === sub.id && isDeepStrictEqual(early.protection, protection)) asked = await early.admission;
+    else if (early) await withdraw(early, leaseId);
+    // Asked again with the settings just read, alone: its batch's first answer was asked with others.
+    const { admission, wholeBatch } = asked ?? (early ? { admission: await admit(sub.id, protection, leaseId), wholeBatch: false } : await admitMember(batch?.gate, sub.id, protection, leaseId));
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
@@ -293,7 +346,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
         batchSlots(async () => {
           // Cancelled (shutdown) while waiting for a slot: hand it on without touching the endpoint.
           if (signal?.aborted) throw new Error('the batch was cancelled before this attempt started');
-          return attemptOne(id, 1, signal, batch);
+          return attemptOne(id, 1, signal, batch, endpointId);
         }).then(async ({ deferral, recorded }) => {
           await recorded;
           // Stays a member: the batch comes back whole, at the soonest of its members' waits.
@@ -484,7 +537,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       else {
         deferral = heldBack(job, subscriptionOfJob(job.name), 1);
         if (!deferral) {
-          const run = await attemptOne(job.data.delivery, job.data.attempt, signal);
+          const run = await attemptOne(job.data.delivery, job.data.attempt, signal, undefined, subscriptionOfJob(job.name));
           await run.recorded;
           deferral = run.deferral;
         }
