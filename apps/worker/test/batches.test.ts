@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endPendingDeliveries, findOverdueDeliveries } from '@hookrelay/db';
 import { Stack, TEST_REDIS_URL, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
-import { delivery, pausingOnce, publishTogether, settled, subscribe } from './helpers.ts';
+import { delivery, pausingOnce, publishTogether, settled, slowAnswers, subscribe } from './helpers.ts';
 
 const batchIdsInDb = async (stack: Stack, ids: string[]) =>
   (await stack.db.sql<{ batch_id: string | null }[]>`select batch_id from deliveries where id = any(${ids}::uuid[])`).map((r) => r.batch_id);
@@ -124,16 +124,8 @@ describe('batch jobs for first attempts published together', () => {
   });
 
   it('hands members the endpoint cannot take now to jobs of their own, without spending attempts', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const slow = await receiver((_req, res) => {
-      most = Math.max(most, ++inFlight);
-      setTimeout(() => {
-        inFlight--;
-        res.writeHead(200);
-        res.end('ok');
-      }, 250);
-    });
+    const answers = slowAnswers(250);
+    const slow = await receiver(answers.handler);
     await subscribe(tenant, { url: slow.url, eventTypes: ['batch.capped'], maxInFlight: 1 });
     const { refs } = await publishTogether(stack, tenant, 'batch.capped', 6);
     expect(await stack.queues.batches.count()).toBe(1);
@@ -147,7 +139,7 @@ describe('batch jobs for first attempts published together', () => {
         const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
         expect(d.attempts).toHaveLength(1);
       }
-      expect(most).toBe(1);
+      expect(answers.most()).toBe(1);
       expect(slow.requests).toHaveLength(6);
     } finally {
       await stack.stopWorkers();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueRetry, queuePrefix } from '@hookrelay/queue';
 import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
-import { publish, publishTogether, settled, subscribe } from './helpers.ts';
+import { publish, publishTogether, settled, slowAnswers, subscribe } from './helpers.ts';
 
 // The worker asks the gate while it reads a delivery, with the endpoint's limits as its last read
 // found them; the read has the last word.
@@ -24,16 +24,8 @@ describe('admission asked while the delivery is read', () => {
     stack.redis.zrange(`${queuePrefix(stack.config.HOOKRELAY_REDIS_PREFIX)}:endpoint:${subscriptionId}:leases`, 0, -1);
 
   it('judges each attempt by the limits just read when they changed since the last read', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const slow = await startReceiver((_req, res) => {
-      most = Math.max(most, ++inFlight);
-      setTimeout(() => {
-        inFlight--;
-        res.writeHead(200);
-        res.end('ok');
-      }, 150);
-    });
+    const answers = slowAnswers(150);
+    const slow = await startReceiver(answers.handler);
     receivers.push(slow);
     const sub = await subscribe(tenant, { url: slow.url, eventTypes: ['early.limits'], maxInFlight: 5 });
     // Read once with a cap of 5, which the worker now remembers for this endpoint.
@@ -48,8 +40,8 @@ describe('admission asked while the delivery is read', () => {
       const d = await settled(stack, tenant, ref.id, 'succeeded', 20_000);
       expect(d.attempts).toHaveLength(1);
     }
-    // Asked early under the remembered cap of 5, the batch would have had 4 requests open at once.
-    expect(most).toBe(1);
+    // Asked early under the remembered cap of 5, the batch's requests would have been open together.
+    expect(answers.most()).toBe(1);
     expect(slow.requests).toHaveLength(5);
     expect(await leasesOf(sub.id)).toEqual([]);
   });

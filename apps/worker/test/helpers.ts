@@ -63,3 +63,18 @@ export function pausingOnce(seconds: number): ReceiverHandler {
     res.end('ok');
   };
 }
+
+/** A receiver's handler that answers 200 after `delayMs`, counting the most requests it held open at once. */
+export function slowAnswers(delayMs: number): { handler: ReceiverHandler; most: () => number } {
+  let inFlight = 0;
+  let most = 0;
+  const handler: ReceiverHandler = (_req, res) => {
+    most = Math.max(most, ++inFlight);
+    setTimeout(() => {
+      inFlight--;
+      res.writeHead(200);
+      res.end('ok');
+    }, delayMs);
+  };
+  return { handler, most: () => most };
+}
