@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { DelayedError, type Job } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -179,6 +178,16 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
 
   /** Each endpoint's protection settings as its last read found them, for `askEarly`. */
   const knownProtection = new KnownProtection();
+  /** Worked out once per read: the rows of one read share their subscription's object. */
+  const protections = new WeakMap<SubscriptionForDelivery, ProtectionSettings>();
+  function protectionOf(sub: SubscriptionForDelivery): ProtectionSettings {
+    let protection = protections.get(sub);
+    if (!protection) {
+      protection = knownProtection.remember(sub.id, effectiveProtection(sub, sub.tenantSettings));
+      protections.set(sub, protection);
+    }
+    return protection;
+  }
 
   /**
    * Asks the gate while the delivery is read, with the endpoint's protection as last read, when
@@ -263,10 +272,9 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       await finishDead(data, data.attempt - 1, null, blocked, event.type, null);
       return { deferral: null };
     }
-    const protection = effectiveProtection(sub, sub.tenantSettings);
-    knownProtection.remember(sub.id, protection);
+    const protection = protectionOf(sub);
     let asked: MemberAdmission | undefined;
-    if (early && early.endpointId === sub.id && isDeepStrictEqual(early.protection, protection)) asked = await early.admission;
+    if (early && early.endpointId === sub.id && early.protection === protection) asked = await early.admission;
     else if (early) await withdraw(early, leaseId);
     // Asked again with the settings just read, alone: its batch's first answer was asked with others.
     const { admission, wholeBatch } = asked ?? (early ? { admission: await admit(sub.id, protection, leaseId), wholeBatch: false } : await admitMember(batch?.gate, sub.id, protection, leaseId));

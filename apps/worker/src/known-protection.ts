@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ProtectionSettings } from '@hookrelay/domain';
 
 /**
@@ -13,9 +14,16 @@ export class KnownProtection {
     return this.settings.get(endpointId);
   }
 
-  remember(endpointId: string, protection: ProtectionSettings): void {
+  /**
+   * Remembers what a read found, and answers the object to use for it: the one remembered when
+   * equal, so that an admission asked with the remembered settings is checked by identity.
+   */
+  remember(endpointId: string, protection: ProtectionSettings): ProtectionSettings {
+    const known = this.settings.get(endpointId);
+    const kept = known !== undefined && isDeepStrictEqual(known, protection) ? known : protection;
     this.settings.delete(endpointId);
-    this.settings.set(endpointId, protection);
+    this.settings.set(endpointId, kept);
     if (this.settings.size > this.max) this.settings.delete(this.settings.keys().next().value!);
+    return kept;
   }
 }
