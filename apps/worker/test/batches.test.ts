@@ -1,34 +1,21 @@
 import type { ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { endPendingDeliveries, findOverdueDeliveries } from '@hookrelay/db';
-import { Stack, TEST_REDIS_URL, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
+import { TEST_REDIS_URL, eventually, type Stack, type Tenant } from '@hookrelay/testing';
 import { startReconciler } from '../src/reconciler.ts';
-import { delivery, pausingOnce, publishTogether, settled, slowAnswers, subscribe } from './helpers.ts';
+import { delivery, pausingOnce, publishTogether, settled, slowAnswers, subscribe, suiteStack } from './helpers.ts';
 
 const batchIdsInDb = async (stack: Stack, ids: string[]) =>
   (await stack.db.sql<{ batch_id: string | null }[]>`select batch_id from deliveries where id = any(${ids}::uuid[])`).map((r) => r.batch_id);
 
 describe('batch jobs for first attempts published together', () => {
+  const suite = suiteStack();
   let stack: Stack;
   let tenant: Tenant;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    stack = await Stack.start({ workers: 0 });
-    tenant = await stack.createTenant();
-  });
-  afterAll(async () => {
-    for (const r of receivers) await r.close();
-    await stack?.close();
-  });
-
-  const receiver = async (...args: Parameters<typeof startReceiver>) => {
-    const r = await startReceiver(...args);
-    receivers.push(r);
-    return r;
-  };
+  beforeAll(() => ({ stack, tenant } = suite));
+  const receiver = suite.receiver;
 
   it('queues one batch job per endpoint and delivers each delivery once, with one attempt', async () => {
     const [a, b] = [await receiver(), await receiver()];

@@ -1,32 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { enqueueRetry, queuePrefix } from '@hookrelay/queue';
-import { Stack, eventually, startReceiver, type Receiver, type Tenant } from '@hookrelay/testing';
-import { publish, publishTogether, settled, slowAnswers, subscribe } from './helpers.ts';
+import { eventually, type Stack, type Tenant } from '@hookrelay/testing';
+import { publish, publishTogether, settled, slowAnswers, subscribe, suiteStack } from './helpers.ts';
 
 // The worker asks the gate while it reads a delivery, with the endpoint's limits as its last read
 // found them; the read has the last word.
 describe('admission asked while the delivery is read', () => {
+  const suite = suiteStack({ startWorker: true });
   let stack: Stack;
   let tenant: Tenant;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    stack = await Stack.start({ workers: 0 });
-    tenant = await stack.createTenant();
-    await stack.startWorker();
-  });
-  afterAll(async () => {
-    for (const r of receivers) await r.close();
-    await stack?.close();
-  });
+  beforeAll(() => ({ stack, tenant } = suite));
 
   const leasesOf = (subscriptionId: string) =>
     stack.redis.zrange(`${queuePrefix(stack.config.HOOKRELAY_REDIS_PREFIX)}:endpoint:${subscriptionId}:leases`, 0, -1);
 
   it('judges each attempt by the limits just read when they changed since the last read', async () => {
     const answers = slowAnswers(150);
-    const slow = await startReceiver(answers.handler);
-    receivers.push(slow);
+    const slow = await suite.receiver(answers.handler);
     const sub = await subscribe(tenant, { url: slow.url, eventTypes: ['early.limits'], maxInFlight: 5 });
     // Read once with a cap of 5, which the worker now remembers for this endpoint.
     const warm = await publish(tenant, 'early.limits', { warm: true });
@@ -47,8 +37,7 @@ describe('admission asked while the delivery is read', () => {
   });
 
   it('frees the lease it was given early when the read finds the attempt no longer owed', async () => {
-    const r = await startReceiver();
-    receivers.push(r);
+    const r = await suite.receiver();
     const sub = await subscribe(tenant, { url: r.url, eventTypes: ['early.leftover'], maxInFlight: 1 });
     const sent = await publish(tenant, 'early.leftover', { n: 1 });
     await r.waitFor(1, 10_000);

@@ -1,6 +1,7 @@
 import { publishEvents, type DeliveryRef } from '@hookrelay/db';
 import { enqueueDeliveries } from '@hookrelay/queue';
-import type { ReceiverHandler, Stack, Tenant } from '@hookrelay/testing';
+import { afterAll, beforeAll } from 'vitest';
+import { Stack, startReceiver, type Receiver, type ReceiverHandler, type Tenant } from '@hookrelay/testing';
 
 export async function subscribe(tenant: Tenant, body: Record<string, unknown>) {
   const res = await tenant.client.post('/v1/subscriptions', body);
@@ -77,4 +78,32 @@ export function slowAnswers(delayMs: number): { handler: ReceiverHandler; most: 
     }, delayMs);
   };
   return { handler, most: () => most };
+}
+
+/** A suite's stack (no workers started unless asked) with one tenant; its receivers close with it. */
+export interface SuiteStack {
+  stack: Stack;
+  tenant: Tenant;
+  receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver>;
+}
+
+export function suiteStack({ startWorker = false }: { startWorker?: boolean } = {}): SuiteStack {
+  const receivers: Receiver[] = [];
+  const suite = {
+    async receiver(...args: Parameters<typeof startReceiver>) {
+      const r = await startReceiver(...args);
+      receivers.push(r);
+      return r;
+    },
+  } as SuiteStack;
+  beforeAll(async () => {
+    suite.stack = await Stack.start({ workers: 0 });
+    suite.tenant = await suite.stack.createTenant();
+    if (startWorker) await suite.stack.startWorker();
+  });
+  afterAll(async () => {
+    for (const r of receivers) await r.close();
+    await suite.stack?.close();
+  });
+  return suite;
 }
