@@ -209,6 +209,24 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
     if (asked?.admission.allowed) await deps.guard.record(early!.endpointId, early!.protection, leaseId, 'neutral');
   }
 
+  /**
+   * The admission to go by once the read is in: the early one when it was asked for this endpoint
+   * with the settings read; otherwise the early lease is freed and the gate asked now.
+   */
+  async function confirmAdmission(
+    early: EarlyAdmission | undefined,
+    gate: BatchGate | undefined,
+    endpointId: string,
+    protection: ProtectionSettings,
+    leaseId: string,
+  ): Promise<MemberAdmission> {
+    if (!early) return admitMember(gate, endpointId, protection, leaseId);
+    if (early.endpointId === endpointId && early.protection === protection) return early.admission;
+    await withdraw(early, leaseId);
+    // Alone: the batch's first answer was asked with other settings.
+    return { admission: await admit(endpointId, protection, leaseId), wholeBatch: false };
+  }
+
   /** Answers the admission, and whether it is the batch's first answer that holds back every member. */
   async function admitMember(
     gate: BatchGate | undefined,
@@ -273,11 +291,7 @@ export function createDeliveryProcessor(deps: ProcessorDeps) {
       return { deferral: null };
     }
     const protection = protectionOf(sub);
-    let asked: MemberAdmission | undefined;
-    if (early && early.endpointId === sub.id && early.protection === protection) asked = await early.admission;
-    else if (early) await withdraw(early, leaseId);
-    // Asked again with the settings just read, alone: its batch's first answer was asked with others.
-    const { admission, wholeBatch } = asked ?? (early ? { admission: await admit(sub.id, protection, leaseId), wholeBatch: false } : await admitMember(batch?.gate, sub.id, protection, leaseId));
+    const { admission, wholeBatch } = await confirmAdmission(early, batch?.gate, sub.id, protection, leaseId);
     if (!admission.allowed) {
       // Held back by the endpoint's limits: wait off the worker, without using up an attempt.
       logger.debug({ deliveryId: data.deliveryId, reason: admission.reason, waitMs: admission.waitMs }, 'delivery deferred');
