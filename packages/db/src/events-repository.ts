@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, gte, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { assignBatches, matchesEventType } from '@hookrelay/domain';
-import type { Db, Orm } from './client.ts';
+import { inTransaction, type Db, type Sql } from './client.ts';
 import { newId } from './ids.ts';
 import { pgArray } from './pg-array.ts';
 import { decodeCursor, toPage, type PageRequest } from './pagination.ts';
-import { deliveries, events, idempotencyKeys, sourceReceipts, sources, type EventSource } from './schema.ts';
+import { deliveries, events, type EventSource } from './schema.ts';
 import type { FanoutCache } from './fanout-cache.ts';
 import { readFanoutTargets, type FanoutTargets } from './subscriptions-repository.ts';
 
@@ -41,9 +41,7 @@ export interface PublishResult {
   replayed: boolean;
 }
 
-const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;
-
-type Tx = Parameters<Parameters<Db['orm']['transaction']>[0]>[0];
+const IDEMPOTENCY_WINDOW = '24 hours';
 
 interface NewEvent {
   id: string;
@@ -78,7 +76,7 @@ interface EventRow {
  * left out with its deliveries (its targets were remembered from before a change); answers the
  * ids of the events inserted.
  */
-async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: EventRow[]): Promise<Set<string>> {
+async function insertEventsWithDeliveries(pg: Sql, rows: EventRow[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
   const column = (pick: (row: EventRow) => string | number | null) => pgArray(rows.map(pick));
   const refs = rows.flatMap(({ event, refs }) => refs.map((ref) => ({ ref, at: event.timestamp.toISOString() })));
@@ -87,7 +85,7 @@ async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: Eve
   // unchanged, so a json column keeps exactly what was serialised. As elements of a text[]
   // literal every quote in them had to be escaped, 2–3 % of the API's CPU under ingest load.
   const payloads = `[${rows.map((r) => JSON.stringify(r.event.data) ?? 'null').join(',')}]`;
-  const inserted = await runner.execute<{ id: string }>(sql`
+  const inserted = await pg<{ id: string }[]>`
     with new_events as (
       insert into events (id, tenant_id, type, data, idempotency_key, source, delivery_count, created_at)
       select u.id, u.tenant_id, u.type, u.data, u.idempotency_key, u.source, u.delivery_count, u.created_at
@@ -113,11 +111,11 @@ async function insertEventsWithDeliveries(runner: Pick<Tx, 'execute'>, rows: Eve
       -- Joined so the events are written first (their foreign key) and so a delivery never outlives a failed or skipped event insert.
       join new_events e on e.id = d.event_id
     )
-    select id from new_events`);
+    select id from new_events`;
   return new Set(inserted.map((r) => r.id));
 }
 
-async function insertEventWithDeliveries(tx: Tx, event: NewEvent, targets: { id: string }[]): Promise<DeliveryRef[]> {
+async function insertEventWithDeliveries(tx: Sql, event: NewEvent, targets: { id: string }[]): Promise<DeliveryRef[]> {
   const refs = deliveryRefs(event, targets);
   await insertEventsWithDeliveries(tx, [{ event, refs }]);
   return refs;
@@ -178,30 +176,29 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[],
     return { index, event, refs: deliveryRefs(event, matching), expectVersion: remembered ? targets.version : undefined };
   };
 
-  const write = async (tx: Tx | Orm): Promise<PublishResult[]> => {
+  const write = async (tx: Sql): Promise<PublishResult[]> => {
     const results: (PublishResult | undefined)[] = new Array(requests.length);
     const claims = [...firstWithKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (claims.length > 0) {
-      const claimed = await tx
-        .insert(idempotencyKeys)
-        .values(claims.map(([, i]) => ({ tenantId: requests[i]!.tenantId, key: requests[i]!.input.idempotencyKey!, eventId: ids[i]!, createdAt: timestamp })))
-        .onConflictDoUpdate({
-          target: [idempotencyKeys.tenantId, idempotencyKeys.key],
-          set: { eventId: sql`excluded.event_id`, createdAt: sql`excluded.created_at` },
-          setWhere: sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_WINDOW}`,
-        })
-        .returning({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key });
+      const claimed = await tx<{ tenantId: string; key: string }[]>`
+        insert into idempotency_keys (tenant_id, key, event_id, created_at)
+        select k.tenant_id, k.key, k.event_id, ${timestamp.toISOString()}::timestamptz
+        from unnest(${pgArray(claims.map(([, i]) => requests[i]!.tenantId))}::uuid[], ${pgArray(claims.map(([, i]) => requests[i]!.input.idempotencyKey!))}::text[],
+                    ${pgArray(claims.map(([, i]) => ids[i]!))}::uuid[]) as k(tenant_id, key, event_id)
+        on conflict (tenant_id, key) do update set event_id = excluded.event_id, created_at = excluded.created_at
+          where idempotency_keys.created_at < now() - ${IDEMPOTENCY_WINDOW}::interval
+        returning tenant_id as "tenantId", key`;
       const won = new Set(claimed.map((c) => `${c.tenantId}\u0000${c.key}`));
       const held = claims.filter(([key]) => !won.has(key));
       if (held.length > 0) {
-        const earlier = await tx
-          .select({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key, id: events.id, type: events.type, timestamp: events.createdAt, deliveryCount: events.deliveryCount })
-          .from(idempotencyKeys)
-          .innerJoin(events, eq(idempotencyKeys.eventId, events.id))
-          .where(or(...held.map(([, i]) => and(eq(idempotencyKeys.tenantId, requests[i]!.tenantId), eq(idempotencyKeys.key, requests[i]!.input.idempotencyKey!)))));
+        const earlier = await tx<{ tenantId: string; key: string; id: string; type: string; epochMs: number; deliveryCount: number }[]>`
+          select i.tenant_id as "tenantId", i.key, e.id, e.type, (extract(epoch from e.created_at) * 1000)::float8 as "epochMs", e.delivery_count as "deliveryCount"
+          from unnest(${pgArray(held.map(([, i]) => requests[i]!.tenantId))}::uuid[], ${pgArray(held.map(([, i]) => requests[i]!.input.idempotencyKey!))}::text[]) as h(tenant_id, key)
+          join idempotency_keys i on i.tenant_id = h.tenant_id and i.key = h.key
+          join events e on e.id = i.event_id and e.tenant_id = i.tenant_id`;
         for (const e of earlier) {
           const i = firstWithKey.get(`${e.tenantId}\u0000${e.key}`)!;
-          results[i] = { event: { id: e.id, type: e.type, timestamp: e.timestamp, deliveryCount: e.deliveryCount }, deliveries: [], replayed: true };
+          results[i] = { event: { id: e.id, type: e.type, timestamp: new Date(Math.round(e.epochMs)), deliveryCount: e.deliveryCount }, deliveries: [], replayed: true };
         }
       }
     }
@@ -236,7 +233,7 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[],
       return { event: first.event, deliveries: [], replayed: true };
     });
   };
-  return firstWithKey.size === 0 ? write(db.orm) : db.orm.transaction(write);
+  return firstWithKey.size === 0 ? write(db.sql) : inTransaction(db, write);
 }
 
 /** Records one event with its deliveries; see publishEvents. */
@@ -265,24 +262,21 @@ export async function ingestSourceCall(
   const targets = await fanOutTargets(db, call.tenantId, call.type);
   const id = newId();
   const timestamp = new Date();
-  return db.orm.transaction(async (tx) => {
-    const count = (column: 'acceptedCount' | 'duplicateCount') =>
-      tx
-        .update(sources)
-        .set({ [column]: sql`${sources[column]} + 1`, lastReceivedAt: timestamp })
-        .where(eq(sources.id, call.sourceId));
+  return inTransaction(db, async (tx) => {
+    const count = (duplicate: boolean) => tx`
+      update sources set accepted_count = accepted_count + ${duplicate ? 0 : 1}, duplicate_count = duplicate_count + ${duplicate ? 1 : 0},
+        last_received_at = ${timestamp.toISOString()}::timestamptz
+      where id = ${call.sourceId}::uuid`;
     if (call.source.dedupKey !== null) {
-      const claimed = await tx
-        .insert(sourceReceipts)
-        .values({ sourceId: call.sourceId, dedupKey: call.source.dedupKey, eventId: id, receivedAt: timestamp })
-        .onConflictDoNothing()
-        .returning({ eventId: sourceReceipts.eventId });
+      const claimed = await tx<{ eventId: string }[]>`
+        insert into source_receipts (source_id, dedup_key, event_id, received_at)
+        values (${call.sourceId}::uuid, ${call.source.dedupKey}, ${id}::uuid, ${timestamp.toISOString()}::timestamptz)
+        on conflict do nothing
+        returning event_id as "eventId"`;
       if (claimed.length === 0) {
-        const [first] = await tx
-          .select({ eventId: sourceReceipts.eventId })
-          .from(sourceReceipts)
-          .where(and(eq(sourceReceipts.sourceId, call.sourceId), eq(sourceReceipts.dedupKey, call.source.dedupKey)));
-        await count('duplicateCount');
+        const [first] = await tx<{ eventId: string }[]>`
+          select event_id as "eventId" from source_receipts where source_id = ${call.sourceId}::uuid and dedup_key = ${call.source.dedupKey}`;
+        await count(true);
         return { duplicate: true, eventId: first!.eventId, deliveries: [] };
       }
     }
@@ -291,7 +285,7 @@ export async function ingestSourceCall(
       { id, tenantId: call.tenantId, type: call.type, data: call.data, timestamp, source: call.source },
       targets,
     );
-    await count('acceptedCount');
+    await count(false);
     return { duplicate: false, eventId: id, deliveries: refs };
   });
 }
