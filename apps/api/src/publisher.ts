@@ -17,6 +17,16 @@ const PUBLISH_CONCURRENCY = 2;
  */
 const PUBLISH_OVERLAP_AT = 16;
 
+/**
+ * How long a committed batch keeps its place while Redis takes its jobs. At a moderate rate the
+ * publishes that arrive meanwhile then share the next batch: one statement, one addBulk and one
+ * batch job for the worker, where each would otherwise go alone (at 500 events/s batches held 2.4
+ * events instead of 3.5, and every process downstream paid the difference). Under load a second
+ * batch starts beside it anyway (PUBLISH_OVERLAP_AT); the bound keeps a stalled Redis from
+ * holding back commits.
+ */
+const ENQUEUE_HOLD_MS = 50;
+
 type Outcome = { result: PublishResult; enqueued: Promise<void> } | { error: unknown };
 
 export interface Publisher {
@@ -39,11 +49,9 @@ export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueComm
   // Each tenant's fan-out targets, kept between batches: the insert checks they are still current.
   const targets = new FanoutCache();
   const batches = new GroupCommit<PublishRequest, Outcome>(async (batch) => {
+    let results: PublishResult[];
     try {
-      const results = await publishEvents(db, batch, targets);
-      // Not awaited here: the next batch may commit while Redis takes this one's jobs.
-      const enqueued = enqueue(results);
-      return results.map((result) => ({ result, enqueued }));
+      results = await publishEvents(db, batch, targets);
     } catch (err) {
       if (batch.length === 1 || isDatabaseUnavailable(err)) throw err;
       return Promise.all(
@@ -55,6 +63,9 @@ export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueComm
         ),
       );
     }
+    const enqueued = enqueue(results);
+    await settledOrAfter(enqueued, ENQUEUE_HOLD_MS);
+    return results.map((result) => ({ result, enqueued }));
   }, { concurrency: PUBLISH_CONCURRENCY, overlapAt: PUBLISH_OVERLAP_AT });
 
   return {
@@ -65,4 +76,11 @@ export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueComm
       return outcome.result;
     },
   };
+}
+
+/** Resolves when `promise` settles (it never rejects here) or after `ms`, whichever comes first. */
+async function settledOrAfter(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
