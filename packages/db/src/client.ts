@@ -6,6 +6,7 @@ import * as schema from './schema.ts';
 export type Orm = PostgresJsDatabase<typeof schema>;
 export type Sql = postgres.Sql;
 
+/** One pool, reachable both through drizzle (most queries) and raw postgres.js (batched hot paths). */
 export interface Db {
   orm: Orm;
   sql: Sql;
