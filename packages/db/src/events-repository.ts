@@ -41,8 +41,6 @@ export interface PublishResult {
   replayed: boolean;
 }
 
-const IDEMPOTENCY_WINDOW = '24 hours';
-
 interface NewEvent {
   id: string;
   tenantId: string;
@@ -186,7 +184,7 @@ export async function publishEvents(db: Db, requests: readonly PublishRequest[],
         from unnest(${pgArray(claims.map(([, i]) => requests[i]!.tenantId))}::uuid[], ${pgArray(claims.map(([, i]) => requests[i]!.input.idempotencyKey!))}::text[],
                     ${pgArray(claims.map(([, i]) => ids[i]!))}::uuid[]) as k(tenant_id, key, event_id)
         on conflict (tenant_id, key) do update set event_id = excluded.event_id, created_at = excluded.created_at
-          where idempotency_keys.created_at < now() - ${IDEMPOTENCY_WINDOW}::interval
+          where idempotency_keys.created_at < now() - interval '24 hours'
         returning tenant_id as "tenantId", key`;
       const won = new Set(claimed.map((c) => `${c.tenantId}\u0000${c.key}`));
       const held = claims.filter(([key]) => !won.has(key));
