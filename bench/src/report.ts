@@ -161,8 +161,8 @@ export function render(r: Results, opts: BenchOptions): string {
   if (r.e2e?.length) {
     out.push(table('End-to-end latency (open loop, fan-out 1, one worker): 202 → receiver first byte', ['rate/s', 'achieved', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'sent→byte p99', 'still pending', 'peak RSS MiB'],
       r.e2e.map((e) => [e.rate, e.achievedRate, e.published, e.fromAccepted.p50, e.fromAccepted.p95, e.fromAccepted.p99, e.fromAccepted.max, e.fromSent.p99, e.undelivered, rss(e.peakRssMiB)])));
-    out.push(table('CPU per event end to end (ms of user + system time; bench = the load generator and the receiver)', ['rate/s', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %'],
-      r.e2e.map((e) => [e.rate, ...cpuColumns(e.cpuMsPerEvent, e.machineBusyPct, true)])));
+    out.push(table('CPU per event end to end (ms of user + system time; bench = the load generator and the receiver)', ['rate/s', 'worker(s)', 'api', 'postgres', 'redis', 'bench', 'total', 'machine busy %', 'events/commit'],
+      r.e2e.map((e) => [e.rate, ...cpuColumns(e.cpuMsPerEvent, e.machineBusyPct, true), e.publishesPerCommit])));
   }
   if (r.backlog) {
     const b = r.backlog;

@@ -40,6 +40,8 @@ describe('pnpm bench --smoke', () => {
     for (const name of ['postgres', 'redis']) expect(r.e2e[0].cpuMsPerEvent[name], name).toBeGreaterThanOrEqual(0);
     expect(r.e2e[0].machineBusyPct).toBeGreaterThan(0);
     expect(r.e2e[0].machineBusyPct).toBeLessThanOrEqual(100);
+    // Read from the API's /metrics: at least one publish per committed transaction.
+    expect(r.e2e[0].publishesPerCommit).toBeGreaterThanOrEqual(1);
     for (const d of round.runs) expect(d.cpuMsPerDelivery['worker 1']).toBeGreaterThan(0);
     expect(round.naiveBullmq.cpuMsPerJob).toBeGreaterThan(0);
     expect(r.backlog.redisBytesPerDelivery).toBeGreaterThan(0);

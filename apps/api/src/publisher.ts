@@ -48,6 +48,7 @@ export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueComm
 
   // Each tenant's fan-out targets, kept between batches: the insert checks they are still current.
   const targets = new FanoutCache();
+  const committed = (publishes: number) => enqueueTo.metrics?.publishBatchEvents.observe(publishes);
   const batches = new GroupCommit<PublishRequest, Outcome>(async (batch) => {
     let results: PublishResult[];
     try {
@@ -57,12 +58,16 @@ export function createPublisher(db: Db, enqueueTo: Parameters<typeof enqueueComm
       return Promise.all(
         batch.map((one) =>
           publishEvents(db, [one], targets).then(
-            ([result]) => ({ result: result!, enqueued: enqueue([result!]) }),
+            ([result]) => {
+              committed(1);
+              return { result: result!, enqueued: enqueue([result!]) };
+            },
             (error: unknown) => ({ error }),
           ),
         ),
       );
     }
+    committed(batch.length);
     const enqueued = enqueue(results);
     await settledOrAfter(enqueued, ENQUEUE_HOLD_MS);
     return results.map((result) => ({ result, enqueued }));

@@ -138,4 +138,27 @@ describe('GET /metrics on the API', () => {
       await proxy.close();
     }
   });
+  it('observes how many publishes each committed transaction held', async () => {
+    const BATCHES = 'hookrelay_publish_batch_events';
+    const read = (samples: MetricSample[]) => ({
+      count: metricValue(samples, `${BATCHES}_count`)!,
+      sum: metricValue(samples, `${BATCHES}_sum`)!,
+      alone: metricValue(samples, `${BATCHES}_bucket`, { le: '1' })!,
+    });
+    const before = read(await scrape());
+    // One at a time: each publish is a transaction of its own.
+    for (let i = 0; i < 3; i++) await publish(tenant, 'metric.batched', { i });
+    const sequential = read(await scrape());
+    expect(sequential).toEqual({ count: before.count + 3, sum: before.sum + 3, alone: before.alone + 3 });
+
+    // Side by side: every publish is counted once, in whichever transaction took it.
+    const N = 24;
+    await Promise.all(Array.from({ length: N }, (_, i) => publish(tenant, 'metric.batched', { i })));
+    const together = read(await scrape());
+    expect(together.sum - sequential.sum).toBe(N);
+    expect(together.count - sequential.count).toBeGreaterThanOrEqual(1);
+    expect(together.count - sequential.count).toBeLessThanOrEqual(N);
+    const le = samplesOf(await scrape(), `${BATCHES}_bucket`).map((s) => s.labels.le);
+    expect(le).toEqual(['1', '2', '4', '8', '16', '32', '64', '128', '256', '500', '+Inf']);
+  });
 });

@@ -96,7 +96,10 @@ export async function startWorker(config: WorkerConfig, logger: Logger): Promise
     allowPrivateNetworks: config.HOOKRELAY_ALLOW_PRIVATE_NETWORKS,
     allowedPorts: config.allowedPorts,
   });
-  const recorder = new GroupCommit<AttemptResult>((batch) => recordAttemptResults(db, batch), {
+  const recorder = new GroupCommit<AttemptResult>(async (batch) => {
+    await recordAttemptResults(db, batch);
+    metrics.attemptRecordBatchSize.observe(batch.length);
+  }, {
     // The receiver has answered by then, so the wait delays no delivery, only the job's completion.
     lingerMs: ATTEMPT_RECORD_LINGER_MS,
     retryable: isDatabaseUnavailable,

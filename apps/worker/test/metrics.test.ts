@@ -84,6 +84,8 @@ describe("the worker's /metrics server", () => {
       disable: metricValue(s, 'hookrelay_breaker_transitions_total', { transition: 'disable' }),
       attempts: metricValue(s, 'hookrelay_delivery_attempt_duration_seconds_count'),
       latencies: metricValue(s, 'hookrelay_delivery_latency_seconds_count'),
+      // Every attempt's result is written once, in whichever group-committed statement took it.
+      recorded: metricValue(s, 'hookrelay_attempt_record_batch_size_sum'),
     });
     const expected = {
       succeeded: OK + 1 + LIMITED + 1,
@@ -95,6 +97,7 @@ describe("the worker's /metrics server", () => {
       disable: 1,
       attempts,
       latencies: OK + 1 + LIMITED + 1,
+      recorded: attempts,
     };
     // A counter moves just after the row it describes is committed (and a transition after the
     // operational event), so the API can show the outcome a moment before the scrape does.
@@ -123,6 +126,10 @@ describe("the worker's /metrics server", () => {
     expect(metricValue(samples, 'hookrelay_delivery_latency_seconds_sum')).toBeGreaterThanOrEqual(1.0);
     expect(metricValue(samples, 'hookrelay_delivery_latency_seconds_bucket', { le: '60' })).toBe(expected.latencies);
     expect(metricValue(samples, 'hookrelay_delivery_latency_seconds_bucket', { le: '0.5' })).toBeLessThan(expected.latencies);
+
+    const statements = metricValue(samples, 'hookrelay_attempt_record_batch_size_count')!;
+    expect(statements).toBeGreaterThanOrEqual(1);
+    expect(statements).toBeLessThanOrEqual(attempts);
 
     expect(metricValue(samples, 'hookrelay_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(samples.filter((s) => !s.name.startsWith('hookrelay_'))).toEqual([]);

@@ -1,3 +1,4 @@
+import { metricValue, scrapeMetrics } from '@hookrelay/testing/metrics';
 import type { Context } from '../context.ts';
 import { perUnit, startCpuWindow } from '../cpu.ts';
 import { ledgerProblems, readLedger } from '../ledger.ts';
@@ -25,6 +26,12 @@ export interface E2eRun {
   cpuMsPerEvent: Record<string, number>;
   /** Share of the machine's two cores that was busy, in %. */
   machineBusyPct: number;
+  /**
+   * Publishes per committed transaction (the API's hookrelay_publish_batch_events): each
+   * transaction is a statement, an addBulk and a batch job, so at a fixed rate it sets how many
+   * messages every process handles per event.
+   */
+  publishesPerCommit: number;
   problems: string[];
 }
 
@@ -47,10 +54,12 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
     for (const rate of ctx.opts.e2eRates) {
       await publishAndMeasure(ctx, api.baseUrl, warm.apiKey, { rate, seconds: Math.max(1, ctx.opts.warmupSeconds), typeOf: () => 'bench.warm' });
       const tenant = await createTenant(api, sub(String(rate)));
+      const commitsBefore = await publishCommits(api.baseUrl);
       const cpu = startCpuWindow(Object.fromEntries(children.map((c) => [c.name, c.process.pid])));
       const m = await publishAndMeasure(ctx, api.baseUrl, tenant.apiKey, { rate, seconds: ctx.opts.e2eSeconds, typeOf: () => 'bench.e2e' });
       await sleep(500); // the last attempts' group commit
       const used = cpu.stop();
+      const commitsAfter = await publishCommits(api.baseUrl);
       const n = m.published.accepted.size;
       const ledger = await readLedger(sandbox.databaseUrl, tenant.id);
       const problems = ledgerProblems({ events: n, deliveries: n }, ledger);
@@ -66,6 +75,7 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
         peakRssMiB: Object.fromEntries(children.map((c) => [c.name, c.peakRss()])),
         cpuMsPerEvent: perUnit(used, n),
         machineBusyPct: used.machineBusyPct,
+        publishesPerCommit: round1((commitsAfter.publishes - commitsBefore.publishes) / Math.max(1, commitsAfter.commits - commitsBefore.commits)),
         problems,
       });
     }
@@ -74,4 +84,15 @@ export async function e2eRuns(ctx: Context): Promise<E2eRun[]> {
     ctx.receiver.recordArrivals = false;
     await stop();
   }
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The API's publish transactions so far and the publishes they held, from its /metrics. */
+async function publishCommits(baseUrl: string): Promise<{ commits: number; publishes: number }> {
+  const samples = await scrapeMetrics(`${baseUrl}/metrics`);
+  return {
+    commits: metricValue(samples, 'hookrelay_publish_batch_events_count') ?? 0,
+    publishes: metricValue(samples, 'hookrelay_publish_batch_events_sum') ?? 0,
+  };
 }

@@ -46,6 +46,13 @@ export interface QueueDepthSource {
   onError?: (err: Error) => void;
 }
 
+/**
+ * Items per group-committed write: how well a process's batching groups its work. Each batch is
+ * a statement and a round trip (and, for publishes, an addBulk and a batch job downstream), so at
+ * a steady rate smaller batches mean more CPU per event in every process.
+ */
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 500];
+
 export function createApiMetrics(options: MetricsOptions & { queueDepth?: QueueDepthSource } = {}) {
   const registry = newRegistry(options);
   const eventsIngested = new Counter({
@@ -97,7 +104,14 @@ export function createApiMetrics(options: MetricsOptions & { queueDepth?: QueueD
   });
   for (const reason of REMEMBERED_DEFERRAL_REASONS) heldAtEnqueue.inc({ reason }, 0);
 
-  return { registry, eventsIngested, httpRequestDuration, queueJobs, heldAtEnqueue };
+  const publishBatchEvents = new Histogram({
+    name: `${METRIC_PREFIX}publish_batch_events`,
+    help: 'Publishes (POST /v1/events) committed together in one transaction by its group commit, observed per committed transaction; idempotent replays count as the publishes they answer',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers: [registry],
+  });
+
+  return { registry, eventsIngested, httpRequestDuration, queueJobs, heldAtEnqueue, publishBatchEvents };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
@@ -184,7 +198,14 @@ export function createWorkerMetrics(options: MetricsOptions = {}) {
   });
   for (const transition of BREAKER_TRANSITIONS) breakerTransitions.inc({ transition }, 0);
 
-  return { registry, deliveries, attemptDuration, deliveryLatency, deferrals, rememberedDeferrals, breakerTransitions };
+  const attemptRecordBatchSize = new Histogram({
+    name: `${METRIC_PREFIX}attempt_record_batch_size`,
+    help: 'Attempt results written to Postgres together in one statement (group commit), observed per committed statement',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers: [registry],
+  });
+
+  return { registry, deliveries, attemptDuration, deliveryLatency, deferrals, rememberedDeferrals, breakerTransitions, attemptRecordBatchSize };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
