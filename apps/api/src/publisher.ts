@@ -20,10 +20,10 @@ const PUBLISH_OVERLAP_AT = 16;
 /**
  * How long a committed batch keeps its place while Redis takes its jobs. At a moderate rate the
  * publishes that arrive meanwhile then share the next batch: one statement, one addBulk and one
- * batch job for the worker, where each would otherwise go alone (at 500 events/s batches held 2.4
- * events instead of 3.5, and every process downstream paid the difference). Under load a second
- * batch starts beside it anyway (PUBLISH_OVERLAP_AT); the bound keeps a stalled Redis from
- * holding back commits.
+ * batch job for the worker, where each would otherwise go alone. Under load a second batch starts
+ * beside it anyway (PUBLISH_OVERLAP_AT); the bound keeps a stalled Redis from holding back
+ * commits. hookrelay_publish_batch_events shows how many publishes each transaction takes
+ * (docs/performance.md, changes 67–68).
  */
 const ENQUEUE_HOLD_MS = 50;
 
