@@ -138,6 +138,7 @@ describe('GET /metrics on the API', () => {
       await proxy.close();
     }
   });
+
   it('observes how many publishes each committed transaction held', async () => {
     const BATCHES = 'hookrelay_publish_batch_events';
     const read = (samples: MetricSample[]) => ({
