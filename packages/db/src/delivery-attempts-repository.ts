@@ -30,16 +30,28 @@ export interface SubscriptionForDelivery {
 }
 
 /**
- * The subscription columns a delivery needs, read from `subscriptions s join tenants t`. The JSON
- * columns come as text, parsed by `subscriptionOf` once per subscription: the rows of a batch's
- * members each carry their subscription, and postgres.js would parse every row's copy.
+ * The subscription columns a delivery needs, read from `subscriptions s join tenants t`, as
+ * [expression, name]. The JSON columns come as text, parsed by `subscriptionOf` once per
+ * subscription.
  */
-const subscriptionColumns = (sql: Db['sql']) => sql`
-  s.id, s.tenant_id as "tenantId", s.url, s.secret,
-  case when s.previous_secret_expires_at > now() then s.previous_secret end as "previousSecret",
-  s.headers::text as "headers", s.retry_policy::text as "retryPolicy", s.enabled,
-  s.deleted_at is not null as deleted, s.disabled_reason as "disabledReason", s.rate_limit::text as "rateLimit",
-  s.max_in_flight as "maxInFlight", s.disable_on_gone as "disableOnGone", t.settings::text as "tenantSettings"`;
+const SUBSCRIPTION_COLUMNS: readonly (readonly [string, string])[] = [
+  ['s.id', 'id'],
+  ['s.tenant_id', 'tenantId'],
+  ['s.url', 'url'],
+  ['s.secret', 'secret'],
+  ['case when s.previous_secret_expires_at > now() then s.previous_secret end', 'previousSecret'],
+  ['s.headers::text', 'headers'],
+  ['s.retry_policy::text', 'retryPolicy'],
+  ['s.enabled', 'enabled'],
+  ['s.deleted_at is not null', 'deleted'],
+  ['s.disabled_reason', 'disabledReason'],
+  ['s.rate_limit::text', 'rateLimit'],
+  ['s.max_in_flight', 'maxInFlight'],
+  ['s.disable_on_gone', 'disableOnGone'],
+  ['t.settings::text', 'tenantSettings'],
+];
+const subscriptionColumns = (sql: Db['sql'], as: (expression: string) => string = (e) => e) =>
+  sql.unsafe(SUBSCRIPTION_COLUMNS.map(([expression, name]) => `${as(expression)} as "${name}"`).join(', '));
 
 /** A row of `subscriptionColumns`: its JSON columns still text. */
 type SubscriptionRow = Omit<SubscriptionForDelivery, 'headers' | 'retryPolicy' | 'rateLimit' | 'tenantSettings'> & {
@@ -100,52 +112,73 @@ export interface DeliveryForAttempt {
   subscription: SubscriptionForDelivery;
 }
 
-type AttemptRow = SubscriptionRow & {
+/** A delivery's row of the attempt read; its subscription comes in a row of its own. */
+interface AttemptRow {
   deliveryId: string;
   batchId: string | null;
   status: string;
   attemptCount: number;
   roundStart: number;
+  subscriptionId: string;
   eventId: string;
   eventType: string;
   epochMs: number;
   dataJson: string;
-};
+}
+const DELIVERY_COLUMNS = ['deliveryId', 'batchId', 'status', 'attemptCount', 'roundStart', 'subscriptionId', 'eventId', 'eventType', 'epochMs', 'dataJson'];
 
 /**
- * One round trip per batch of attempts. Inner joins lose nothing: events and subscriptions are
- * only ever removed with their deliveries (a deleted subscription keeps its row, marked deleted).
+ * One round trip per batch of attempts. The deliveries (with their events) and their
+ * subscriptions come as rows of their own in one statement: a batch's members share a
+ * subscription, and the subscription's columns on every member's row (its JSON as text among
+ * them) were most of what Postgres wrote and the worker parsed. Inner joins lose nothing: events
+ * and subscriptions are only ever removed with their deliveries (a deleted subscription keeps its
+ * row, marked deleted).
  */
 export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): Promise<DeliveryForAttempt[]> {
+  const { sql } = db;
+  const nulls = (names: readonly string[]) => sql.unsafe(names.map((name) => `null as "${name}"`).join(', '));
   // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
-  const rows = await db.sql<AttemptRow[]>`
+  const rows = await sql<((AttemptRow & Partial<Record<keyof SubscriptionRow, null>>) | (SubscriptionRow & { deliveryId: null }))[]>`
+    with d as (
+      select d.id, d.batch_id, d.status, d.attempt_count, d.round_start, d.subscription_id, e.id as event_id, e.type,
+             (extract(epoch from e.created_at) * 1000)::float8 as epoch_ms, e.data::text as data_json
+      from deliveries d
+      join events e on e.id = d.event_id
+      where d.id = any(${ids as string[]}::uuid[])
+    )
     select d.id as "deliveryId", d.batch_id as "batchId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
-           e.id as "eventId", e.type as "eventType", (extract(epoch from e.created_at) * 1000)::float8 as "epochMs",
-           e.data::text as "dataJson", ${subscriptionColumns(db.sql)}
-    from deliveries d
-    join events e on e.id = d.event_id
-    join subscriptions s on s.id = d.subscription_id
+           d.subscription_id as "subscriptionId", d.event_id as "eventId", d.type as "eventType", d.epoch_ms as "epochMs",
+           d.data_json as "dataJson", ${subscriptionColumns(sql, () => 'null')}
+    from d
+    union all
+    select ${nulls(DELIVERY_COLUMNS)}, ${subscriptionColumns(sql)}
+    from subscriptions s
     join tenants t on t.id = s.tenant_id
-    where d.id = any(${ids as string[]}::uuid[])`;
-  // A delivery, its event and its subscription always belong to one tenant. Rows of one
-  // subscription (a batch's members) share one object.
+    where s.id in (select subscription_id from d)`;
   const subscriptions = new Map<string, SubscriptionForDelivery>();
-  return rows.map((row) => {
-    let subscription = subscriptions.get(row.id);
-    if (!subscription) subscriptions.set(row.id, (subscription = subscriptionOf(db, row)));
-    return {
+  for (const row of rows) if (row.deliveryId === null) subscriptions.set(row.id, subscriptionOf(db, row));
+  const found: DeliveryForAttempt[] = [];
+  for (const row of rows) {
+    if (row.deliveryId === null) continue;
+    // Rows of one subscription (a batch's members) share one object. A delivery, its event and
+    // its subscription always belong to one tenant.
+    const subscription = subscriptions.get(row.subscriptionId);
+    if (!subscription) continue;
+    found.push({
       id: row.deliveryId,
       batchId: row.batchId,
-      tenantId: row.tenantId,
+      tenantId: subscription.tenantId,
       eventId: row.eventId,
-      subscriptionId: row.id,
+      subscriptionId: row.subscriptionId,
       status: row.status,
       attemptCount: row.attemptCount,
       roundStart: row.roundStart,
-      event: { id: row.eventId, tenantId: row.tenantId, type: row.eventType, timestamp: new Date(Math.round(row.epochMs)), dataJson: row.dataJson },
+      event: { id: row.eventId, tenantId: subscription.tenantId, type: row.eventType, timestamp: new Date(Math.round(row.epochMs)), dataJson: row.dataJson },
       subscription,
-    };
-  });
+    });
+  }
+  return found;
 }
 
 /** One finished attempt and the delivery state it leads to. */
