@@ -50,8 +50,11 @@ const SUBSCRIPTION_COLUMNS: readonly (readonly [string, string])[] = [
   ['s.disable_on_gone', 'disableOnGone'],
   ['t.settings::text', 'tenantSettings'],
 ];
-const subscriptionColumns = (sql: Db['sql'], as: (expression: string) => string = (e) => e) =>
-  sql.unsafe(SUBSCRIPTION_COLUMNS.map(([expression, name]) => `${as(expression)} as "${name}"`).join(', '));
+const subscriptionColumns = (sql: Db['sql']) =>
+  sql.unsafe(SUBSCRIPTION_COLUMNS.map(([expression, name]) => `${expression} as "${name}"`).join(', '));
+
+/** `null as "…"` for each name: the other kind's columns in a row of the attempt read. */
+const nulls = (sql: Db['sql'], names: readonly string[]) => sql.unsafe(names.map((name) => `null as "${name}"`).join(', '));
 
 /** A row of `subscriptionColumns`: its JSON columns still text. */
 type SubscriptionRow = Omit<SubscriptionForDelivery, 'headers' | 'retryPolicy' | 'rateLimit' | 'tenantSettings'> & {
@@ -137,7 +140,6 @@ const DELIVERY_COLUMNS = ['deliveryId', 'batchId', 'status', 'attemptCount', 'ro
  */
 export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): Promise<DeliveryForAttempt[]> {
   const { sql } = db;
-  const nulls = (names: readonly string[]) => sql.unsafe(names.map((name) => `null as "${name}"`).join(', '));
   // The shared pool leaves timestamps as text (drizzle's setting), so epoch milliseconds it is.
   const rows = await sql<((AttemptRow & Partial<Record<keyof SubscriptionRow, null>>) | (SubscriptionRow & { deliveryId: null }))[]>`
     with d as (
@@ -149,10 +151,10 @@ export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): 
     )
     select d.id as "deliveryId", d.batch_id as "batchId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
            d.subscription_id as "subscriptionId", d.event_id as "eventId", d.type as "eventType", d.epoch_ms as "epochMs",
-           d.data_json as "dataJson", ${subscriptionColumns(sql, () => 'null')}
+           d.data_json as "dataJson", ${nulls(sql, SUBSCRIPTION_COLUMNS.map(([, name]) => name))}
     from d
     union all
-    select ${nulls(DELIVERY_COLUMNS)}, ${subscriptionColumns(sql)}
+    select ${nulls(sql, DELIVERY_COLUMNS)}, ${subscriptionColumns(sql)}
     from subscriptions s
     join tenants t on t.id = s.tenant_id
     where s.id in (select subscription_id from d)`;
