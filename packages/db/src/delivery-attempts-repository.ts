@@ -29,12 +29,13 @@ export interface SubscriptionForDelivery {
   tenantSettings: TenantProtectionDefaults;
 }
 
+type Columns = readonly (readonly [expression: string, name: string])[];
+
 /**
- * The subscription columns a delivery needs, read from `subscriptions s join tenants t`, as
- * [expression, name]. The JSON columns come as text, parsed by `subscriptionOf` once per
- * subscription.
+ * The subscription columns a delivery needs, read from `subscriptions s join tenants t`. The JSON
+ * columns come as text, parsed by `subscriptionOf` once per subscription.
  */
-const SUBSCRIPTION_COLUMNS: readonly (readonly [string, string])[] = [
+const SUBSCRIPTION_COLUMNS: Columns = [
   ['s.id', 'id'],
   ['s.tenant_id', 'tenantId'],
   ['s.url', 'url'],
@@ -50,13 +51,13 @@ const SUBSCRIPTION_COLUMNS: readonly (readonly [string, string])[] = [
   ['s.disable_on_gone', 'disableOnGone'],
   ['t.settings::text', 'tenantSettings'],
 ];
-const subscriptionColumns = (sql: Db['sql']) =>
-  sql.unsafe(SUBSCRIPTION_COLUMNS.map(([expression, name]) => `${expression} as "${name}"`).join(', '));
+/** A select list, and the same names as nulls (the other kind's columns in a row of the attempt read); built once. */
+const selectList = (columns: Columns) => columns.map(([expression, name]) => `${expression} as "${name}"`).join(', ');
+const nullList = (columns: Columns) => columns.map(([, name]) => `null as "${name}"`).join(', ');
+const SUBSCRIPTION_SELECT = selectList(SUBSCRIPTION_COLUMNS);
+const SUBSCRIPTION_NULLS = nullList(SUBSCRIPTION_COLUMNS);
 
-/** `null as "…"` for each name: the other kind's columns in a row of the attempt read. */
-const nulls = (sql: Db['sql'], names: readonly string[]) => sql.unsafe(names.map((name) => `null as "${name}"`).join(', '));
-
-/** A row of `subscriptionColumns`: its JSON columns still text. */
+/** A row of `SUBSCRIPTION_COLUMNS`: its JSON columns still text. */
 type SubscriptionRow = Omit<SubscriptionForDelivery, 'headers' | 'retryPolicy' | 'rateLimit' | 'tenantSettings'> & {
   headers: string;
   retryPolicy: string | null;
@@ -67,7 +68,7 @@ type SubscriptionRow = Omit<SubscriptionForDelivery, 'headers' | 'retryPolicy' |
 const parsed = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
 
 /**
- * The subscription of a row read with `subscriptionColumns`, its secrets decrypted (stored
+ * The subscription of a row read with `SUBSCRIPTION_COLUMNS`, its secrets decrypted (stored
  * encrypted; the worker signs with the plain text). Built field by field: rest and spread copies
  * of postgres.js rows were the costliest part of the attempt read.
  */
@@ -90,7 +91,7 @@ const subscriptionOf = (db: Db, row: SubscriptionRow): SubscriptionForDelivery =
 
 export async function loadSubscriptionsForDelivery(db: Db, ids: readonly string[]): Promise<SubscriptionForDelivery[]> {
   const rows = await db.sql<SubscriptionRow[]>`
-    select ${subscriptionColumns(db.sql)}
+    select ${db.sql.unsafe(SUBSCRIPTION_SELECT)}
     from subscriptions s join tenants t on t.id = s.tenant_id
     where s.id = any(${ids as string[]}::uuid[])`;
   return rows.map((row) => subscriptionOf(db, row));
@@ -128,7 +129,21 @@ interface AttemptRow {
   epochMs: number;
   dataJson: string;
 }
-const DELIVERY_COLUMNS = ['deliveryId', 'batchId', 'status', 'attemptCount', 'roundStart', 'subscriptionId', 'eventId', 'eventType', 'epochMs', 'dataJson'];
+/** The columns of `AttemptRow`, from the attempt read's CTE `d`. */
+const DELIVERY_COLUMNS: Columns = [
+  ['d.id', 'deliveryId'],
+  ['d.batch_id', 'batchId'],
+  ['d.status', 'status'],
+  ['d.attempt_count', 'attemptCount'],
+  ['d.round_start', 'roundStart'],
+  ['d.subscription_id', 'subscriptionId'],
+  ['d.event_id', 'eventId'],
+  ['d.type', 'eventType'],
+  ['d.epoch_ms', 'epochMs'],
+  ['d.data_json', 'dataJson'],
+];
+const DELIVERY_SELECT = selectList(DELIVERY_COLUMNS);
+const DELIVERY_NULLS = nullList(DELIVERY_COLUMNS);
 
 /**
  * One round trip per batch of attempts. The deliveries (with their events) and their
@@ -149,12 +164,10 @@ export async function loadDeliveriesForAttempt(db: Db, ids: readonly string[]): 
       join events e on e.id = d.event_id
       where d.id = any(${ids as string[]}::uuid[])
     )
-    select d.id as "deliveryId", d.batch_id as "batchId", d.status, d.attempt_count as "attemptCount", d.round_start as "roundStart",
-           d.subscription_id as "subscriptionId", d.event_id as "eventId", d.type as "eventType", d.epoch_ms as "epochMs",
-           d.data_json as "dataJson", ${nulls(sql, SUBSCRIPTION_COLUMNS.map(([, name]) => name))}
+    select ${sql.unsafe(DELIVERY_SELECT)}, ${sql.unsafe(SUBSCRIPTION_NULLS)}
     from d
     union all
-    select ${nulls(sql, DELIVERY_COLUMNS)}, ${subscriptionColumns(sql)}
+    select ${sql.unsafe(DELIVERY_NULLS)}, ${sql.unsafe(SUBSCRIPTION_SELECT)}
     from subscriptions s
     join tenants t on t.id = s.tenant_id
     where s.id in (select subscription_id from d)`;
