@@ -7,6 +7,8 @@ export interface BenchOptions {
   concurrency: number;
   rawCount: number;
   naiveCount: number;
+  /** Jobs for naive BullMQ recording each attempt as a row: a reference figure beside the targets. */
+  naiveRecordingCount: number;
   deliveryCount: number;
   /**
    * Rounds of the delivery comparison: each runs raw HTTP, naive BullMQ and the one-worker runs
@@ -46,6 +48,7 @@ export const FULL: BenchOptions = {
   concurrency: 200,
   rawCount: 100_000,
   naiveCount: 100_000,
+  naiveRecordingCount: 60_000,
   deliveryCount: 100_000,
   deliveryRounds: 3,
   fanouts: [1, 10],
@@ -71,6 +74,7 @@ export const SMOKE: BenchOptions = {
   concurrency: 200,
   rawCount: 1_000,
   naiveCount: 1_000,
+  naiveRecordingCount: 1_000,
   deliveryCount: 1_000,
   deliveryRounds: 1,
   fanouts: [1, 10],

@@ -11,7 +11,7 @@ import { FULL, SMOKE, type BenchOptions, type Context } from './context.ts';
 import { Sandboxes } from './infra.ts';
 import { buildBundles } from './processes.ts';
 import { BenchReceiver } from './receiver.ts';
-import { machine, problems, render, targets, type DeliveryRound, type Results } from './report.ts';
+import { machine, problems, references, render, targets, type DeliveryRound, type Results } from './report.ts';
 import { backlogRun } from './scenarios/backlog.ts';
 import { fastifyHello, naiveBullmq, naiveIngest, rawHttp } from './scenarios/baselines.ts';
 import { deliveryRun } from './scenarios/delivery.ts';
@@ -61,6 +61,7 @@ try {
       if (want('baselines')) {
         round.rawHttp = await rawHttp(ctx);
         round.naiveBullmq = await naiveBullmq(ctx);
+        round.naiveRecording = await naiveBullmq(ctx, true);
       }
       // The first worker count (one, by default) runs in every round; the others in the last.
       const last = i === opts.deliveryRounds - 1;
@@ -83,7 +84,7 @@ try {
 }
 
 const voided = problems(results);
-const report = { date: new Date().toISOString(), smoke, machine: machine(), options: opts, results, targets: targets(results), ledger: { ok: voided.length === 0, problems: voided } };
+const report = { date: new Date().toISOString(), smoke, machine: machine(), options: opts, results, targets: targets(results), references: references(results), ledger: { ok: voided.length === 0, problems: voided } };
 console.log(render(results, opts));
 const dir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(dir, { recursive: true });

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { targets, type DeliveryRound } from '../src/report.ts';
+import { references, targets, type DeliveryRound } from '../src/report.ts';
 import type { DeliveryBaseline } from '../src/scenarios/baselines.ts';
 import type { DeliveryRun } from '../src/scenarios/delivery.ts';
 import type { NoisyRun } from '../src/scenarios/noisy.ts';
 
 const latency = { count: 1, p50: 1, p95: 1, p99: 1, max: 1 };
-const baseline = (perSecond: number): DeliveryBaseline => ({ count: 1000, perSecond, latency, peakRssMiB: 100 });
-const run = (fanout: number, workers: number, perSecond: number): DeliveryRun => ({
+const baseline = (perSecond: number, cpuMsPerDelivery: Record<string, number> = {}): DeliveryBaseline => ({ count: 1000, perSecond, latency, peakRssMiB: 100, cpuMsPerDelivery, machineBusyPct: 80 });
+const run = (fanout: number, workers: number, perSecond: number, cpuMsPerDelivery: Record<string, number> = {}): DeliveryRun => ({
   fanout,
   workers,
   deliveries: 1000,
   perSecond,
   attemptMs: latency,
   peakRssMiB: {},
-  cpuMsPerDelivery: {},
+  cpuMsPerDelivery,
   machineBusyPct: 80,
   problems: [],
 });
@@ -43,6 +43,33 @@ describe('delivery targets', () => {
   it('average the middle two of an even number of rounds', () => {
     const [naive] = delivery([round(1000, 2000, run(1, 1, 900)), round(1000, 2000, run(1, 1, 1200))]);
     expect(naive!.measured).toBe(1.05);
+  });
+});
+
+describe('delivery references', () => {
+  it('compare the slowest one-worker run with naive BullMQ recording attempts, and CPU per delivery over every process, as medians of the rounds', () => {
+    const withRecording = (naive: number, recording: number, naiveCpu: Record<string, number>, ...runs: DeliveryRun[]): DeliveryRound => ({
+      naiveBullmq: baseline(naive, naiveCpu),
+      naiveRecording: baseline(recording),
+      runs,
+    });
+    const [recording, cpu] = references({
+      delivery: [
+        // ÷ recording: 0.95/1000 → 0.95 (fan-out 10 is slower); CPU: the costlier run, 0.3 of 0.2 → 1.5
+        withRecording(2000, 1000, { worker: 0.15, redis: 0.05 }, run(1, 1, 1200, { 'worker 1': 0.2, postgres: 0.05 }), run(10, 1, 950, { 'worker 1': 0.2, postgres: 0.1 })),
+        // 2.0, and 0.25 of 0.25 → 1.0; the two-worker run counts for neither
+        withRecording(2000, 1000, { worker: 0.2, redis: 0.05 }, run(1, 1, 2000, { 'worker 1': 0.25 }), run(1, 2, 9000, { 'worker 1': 1, 'worker 2': 1 })),
+        // 1.2, and 0.36 of 0.3 → 1.2
+        withRecording(2000, 1000, { worker: 0.3 }, run(1, 1, 1200, { 'worker 1': 0.3, redis: 0.06 })),
+      ],
+    });
+    expect(recording).toMatchObject({ measured: 1.2 });
+    expect(recording!.name).toContain('median of 3 rounds');
+    expect(cpu).toMatchObject({ measured: 1.2 });
+  });
+
+  it('are absent without their baselines', () => {
+    expect(references({ delivery: [{ runs: [run(1, 1, 1000)] }] })).toEqual([]);
   });
 });
 

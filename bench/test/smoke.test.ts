@@ -27,7 +27,7 @@ describe('pnpm bench --smoke', () => {
     const r = report.results;
     expect(r.delivery).toHaveLength(1); // one round in a smoke run
     const [round] = r.delivery;
-    for (const baseline of [round.rawHttp, round.naiveBullmq]) expect(baseline.perSecond).toBeGreaterThan(0);
+    for (const baseline of [round.rawHttp, round.naiveBullmq, round.naiveRecording]) expect(baseline.perSecond).toBeGreaterThan(0);
     for (const server of [r.fastifyHello, r.naiveIngest, r.ingest]) expect(server.levels[0].perSecond).toBeGreaterThan(0);
     expect(round.runs.map((d: { fanout: number }) => d.fanout)).toEqual([1, 10]);
     for (const d of round.runs) expect(d.perSecond).toBeGreaterThan(0);
@@ -43,7 +43,8 @@ describe('pnpm bench --smoke', () => {
     // Read from the API's /metrics: at least one publish per committed transaction.
     expect(r.e2e[0].publishesPerCommit).toBeGreaterThanOrEqual(1);
     for (const d of round.runs) expect(d.cpuMsPerDelivery['worker 1']).toBeGreaterThan(0);
-    expect(round.naiveBullmq.cpuMsPerJob).toBeGreaterThan(0);
+    for (const baseline of [round.rawHttp, round.naiveBullmq, round.naiveRecording]) expect(baseline.cpuMsPerDelivery.worker).toBeGreaterThan(0);
+    expect(report.references.map((x: { name: string }) => x.name)).toEqual([expect.stringContaining('recording attempts'), expect.stringContaining('CPU per delivery')]);
     expect(r.backlog.redisBytesPerDelivery).toBeGreaterThan(0);
     expect(r.backlog.drained).toBeGreaterThan(0);
     expect(r.noisy).toHaveLength(1);

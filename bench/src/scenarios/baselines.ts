@@ -12,21 +12,45 @@ export interface DeliveryBaseline {
   latency: Percentiles;
   peakRssMiB: number;
   redisBytesPerJob?: number;
-  /** The naive worker's own CPU per job while it drained (user + system, ms). */
-  cpuMsPerJob?: number;
+  /**
+   * CPU ms per delivery while it drained (user + system), as for our runs: `worker` (the baseline's
+   * own process), postgres, redis, bench (the receiver).
+   */
+  cpuMsPerDelivery: Record<string, number>;
+  machineBusyPct: number;
 }
 
 interface Finished<T> {
   result: T;
 }
 const isResult = <T>(m: unknown): m is Finished<T> => typeof m === 'object' && m !== null && 'result' in m;
+const isDraining = (m: unknown): m is { draining: true } => typeof m === 'object' && m !== null && 'draining' in m;
+const isDrained = (m: unknown): m is { drained: true } => typeof m === 'object' && m !== null && 'drained' in m;
 const isReady = (m: unknown): m is { port: number } => typeof m === 'object' && m !== null && 'port' in m;
 
-async function runToEnd<T extends { count: number; perSecond: number; latency: Percentiles }>(child: Child): Promise<T & { peakRssMiB: number }> {
+type Drained = { count: number; perSecond: number; latency: Percentiles; redisBytesPerJob?: number; recorded?: number };
+
+/** Runs a delivery baseline to its end, measuring every process's CPU from its `draining` message to `drained`. */
+async function runToEnd(child: Child): Promise<DeliveryBaseline & { recorded?: number }> {
   const sampler = setInterval(() => child.peakRss(), 500);
   try {
-    const { result } = await child.message<Finished<T>>(isResult);
-    return { ...result, perSecond: Math.round(result.perSecond), peakRssMiB: child.peakRss() };
+    // Listening for all three from the start: the messages may come in one read.
+    const [draining, drained, finished] = [child.message(isDraining), child.message(isDrained), child.message<Finished<Drained>>(isResult)];
+    // A child that dies early fails the first wait; the others are awaited after it.
+    for (const p of [drained, finished]) p.catch(() => {});
+    await draining;
+    const cpu = startCpuWindow({ worker: child.process.pid });
+    await drained;
+    const used = cpu.stop();
+    const { result } = await finished;
+    return {
+      ...result,
+      perSecond: Math.round(result.perSecond),
+      peakRssMiB: child.peakRss(),
+      cpuMsPerDelivery: perUnit(used, result.count),
+      machineBusyPct: used.machineBusyPct,
+      ...(result.redisBytesPerJob === undefined ? {} : { redisBytesPerJob: Math.round(result.redisBytesPerJob) }),
+    };
   } finally {
     clearInterval(sampler);
     await child.stop();
@@ -40,14 +64,19 @@ export async function rawHttp(ctx: Context): Promise<DeliveryBaseline> {
   return runToEnd(spawnEntry('raw-http', 'raw-http', {}, [JSON.stringify(args)]));
 }
 
-/** Naive BullMQ: addBulk, then one worker posting each job; no database. */
-export async function naiveBullmq(ctx: Context): Promise<DeliveryBaseline> {
-  ctx.log(`baseline naive BullMQ: ${ctx.opts.naiveCount} jobs, one worker at concurrency ${ctx.opts.concurrency}`);
+/**
+ * Naive BullMQ: addBulk, then one worker posting each job; no database. With `recording`, each
+ * job also inserts its attempt as a row (a reference figure: what recording costs a hand-rolled worker).
+ */
+export async function naiveBullmq(ctx: Context, recording = false): Promise<DeliveryBaseline> {
+  const count = recording ? ctx.opts.naiveRecordingCount : ctx.opts.naiveCount;
+  ctx.log(`baseline naive BullMQ${recording ? ' recording attempts' : ''}: ${count} jobs, one worker at concurrency ${ctx.opts.concurrency}`);
   const sandbox = await ctx.sandboxes.open();
   try {
-    const args = { url: ctx.receiver.url, count: ctx.opts.naiveCount, concurrency: ctx.opts.concurrency, redisUrl: REDIS_URL, prefix: sandbox.redisPrefix };
-    const result = await runToEnd<DeliveryBaseline>(spawnEntry('naive-bullmq', 'naive-bullmq', {}, [JSON.stringify(args)]));
-    return { ...result, redisBytesPerJob: Math.round(result.redisBytesPerJob ?? 0), cpuMsPerJob: Math.round((result.cpuMsPerJob ?? 0) * 1000) / 1000 };
+    const args = { url: ctx.receiver.url, count, concurrency: ctx.opts.concurrency, redisUrl: REDIS_URL, prefix: sandbox.redisPrefix, ...(recording ? { databaseUrl: sandbox.databaseUrl } : {}) };
+    const { recorded, ...result } = await runToEnd(spawnEntry('naive-bullmq', 'naive-bullmq', {}, [JSON.stringify(args)]));
+    if (recording && recorded !== count) throw new Error(`naive BullMQ recorded ${recorded} attempts for ${count} jobs`);
+    return result;
   } finally {
     await sandbox.drop();
   }
