@@ -39,7 +39,7 @@ const peak = (levels: { perSecond: number }[] | undefined) => Math.max(0, ...(le
 const ratio = (a: number, b: number | undefined) => (b ? round(a / b) : 0);
 const cpuTotal = (perUnit: Record<string, number>) => Object.values(perUnit).reduce((a, b) => a + b, 0);
 
-/** Each round's slowest one-worker run, as `of` measures it, over `base` of that round; empty without either. */
+/** Per round, the least `of` among its one-worker runs (the slowest, for throughput) over `base` of that round; rounds without either are left out. */
 function roundRatios(r: Results, of: (d: DeliveryRun) => number, base: (round: DeliveryRound) => number | undefined): number[] {
   return (r.delivery ?? []).flatMap((round) => {
     const oneWorker = round.runs.filter((d) => d.workers === 1);
@@ -48,7 +48,7 @@ function roundRatios(r: Results, of: (d: DeliveryRun) => number, base: (round: D
   });
 }
 
-const medianOf = (ratios: number[]) => `${ratios.length > 1 ? `, median of ${ratios.length} rounds` : ''}`;
+const medianOf = (ratios: number[]) => (ratios.length > 1 ? `, median of ${ratios.length} rounds` : '');
 
 /** Each target of the benchmark, judged on figures from this same run. */
 export function targets(r: Results): Target[] {
@@ -108,7 +108,7 @@ export function references(r: Results): Reference[] {
   const out: Reference[] = [];
   const recording = roundRatios(r, (d) => d.perSecond, (round) => round.naiveRecording?.perSecond);
   if (recording.length > 0) out.push({ name: `delivery (1 worker, slowest fan-out${medianOf(recording)}) ÷ naive BullMQ recording attempts`, measured: median(recording) });
-  // The slowest run costs the most per delivery: `of` is negated so that the minimum picks it.
+  // Costs negated, so that the least of them is the costliest run's (the ratio of two negatives is the ratio of the costs).
   const cpu = roundRatios(r, (d) => -cpuTotal(d.cpuMsPerDelivery), (round) => (round.naiveBullmq ? -cpuTotal(round.naiveBullmq.cpuMsPerDelivery) : undefined));
   if (cpu.length > 0) out.push({ name: `CPU per delivery, all processes (1 worker, costliest fan-out${medianOf(cpu)}) ÷ naive BullMQ's`, measured: median(cpu) });
   return out;
