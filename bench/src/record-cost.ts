@@ -8,21 +8,15 @@
  * on the scratch database first (dropping an index, say) to see what each part of the schema costs.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { createDb, migrateDatabase, recordAttemptResults, type AttemptResult } from '@hookrelay/db';
+import { processCpuMs } from './cpu.ts';
 
 const SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const batch = Number(process.argv[2] ?? 45);
 const batches = Number(process.argv[3] ?? 1000);
 const WARM = 20;
 const name = `hookrelay_record_cost_${randomBytes(4).toString('hex')}`;
-
-/** user + system CPU of a local process, in ms, from /proc (clock ticks of 10 ms). */
-function backendCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 const admin = postgres(`${SERVER}/postgres`, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database ${name}`);
@@ -63,13 +57,13 @@ try {
   const wal = async () => (await db.sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`)[0]!.lsn;
   const walBytes = async (from: string) => Number((await db.sql<{ n: string }[]>`select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), ${from}::pg_lsn)::text as n`)[0]!.n);
   const wal0 = await wal();
-  const backend0 = backendCpuMs(pid);
+  const backend0 = processCpuMs(pid);
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   for (let i = WARM; i < batches; i++) await run(i);
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - wall0;
-  const backendMs = backendCpuMs(pid) - backend0;
+  const backendMs = processCpuMs(pid) - backend0;
   const walPerResult = (await walBytes(wal0)) / ((batches - WARM) * batch);
   const results = (batches - WARM) * batch;
   console.log(
