@@ -207,7 +207,9 @@ describe('batch jobs for first attempts published together', () => {
       worker.kill('SIGKILL');
       await stack.stopWorkers();
     }
-  });
+    // It waits out the dead worker's in-flight leases (the 5 s HTTP timeout and margin) and its
+    // 6 s job lock: about 18 s on an idle machine, more beside the smoke bench.
+  }, 90_000);
 
   it('does not send a member that was ended and retried in a round of its own while its batch was queued', async () => {
     const r = await receiver();
